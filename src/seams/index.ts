@@ -1,0 +1,3 @@
+export * from './clock.js';
+export * from './rng.js';
+export * from './transport.js';
