@@ -19,7 +19,10 @@ export type Bench = (opts: BenchOptions) => Promise<BenchFigures>;
  * warm-up, and returns operations per second. Takes the best of `rounds` rounds: on a shared machine the
  * best round is the least disturbed one.
  */
-export function opsPerSec(fn: () => void, opts: { minMs?: number; rounds?: number; opsPerCall?: number } = {}): number {
+export function opsPerSec(
+  fn: () => void,
+  opts: { minMs?: number; rounds?: number; opsPerCall?: number } = {},
+): number {
   const minMs = opts.minMs ?? 300;
   const rounds = opts.rounds ?? 3;
   const opsPerCall = opts.opsPerCall ?? 1;
