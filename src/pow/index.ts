@@ -1,0 +1,2 @@
+export * from './challenges.js';
+export * from './pow.js';
