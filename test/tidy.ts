@@ -61,8 +61,8 @@ const forbiddenInCore: { pattern: RegExp; what: string }[] = [
   },
 ];
 
-/** Blanks out comments and the contents of string literals, keeping line structure. */
-export function stripCommentsAndStrings(src: string): string {
+/** Blanks out comments and (unless `keepStrings`) the contents of string literals, keeping line structure. */
+export function stripCommentsAndStrings(src: string, keepStrings = false): string {
   let out = '';
   let i = 0;
   const n = src.length;
@@ -82,7 +82,11 @@ export function stripCommentsAndStrings(src: string): string {
       out += c;
       i++;
       while (i < n && src[i] !== c) {
-        if (src[i] === '\\') i++;
+        if (src[i] === '\\') {
+          if (keepStrings) out += src[i]!;
+          i++;
+        }
+        if (keepStrings) out += src[i] ?? '';
         else if (src[i] === '\n') out += '\n';
         i++;
       }
@@ -137,7 +141,7 @@ export function checkFile(path: string, source: string): Violation[] {
     });
   }
 
-  for (const { spec, line } of importsOf(source)) {
+  for (const { spec, line } of importsOf(stripCommentsAndStrings(source, true))) {
     if (spec.startsWith('.')) {
       const target = posix.normalize(posix.join(posix.dirname(path), spec));
       const t = areaOf(target);
