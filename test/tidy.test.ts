@@ -57,7 +57,9 @@ describe('tidy', () => {
     it('ignores comments, strings and tests; allows downward imports', () => {
       expect(checkFile('src/drp/a.ts', '// Date.now() is not used here\nconst s = "process";')).toEqual([]);
       expect(checkFile('src/drp/a.test.ts', 'const t = Date.now();')).toEqual([]);
-      expect(checkFile('src/drp/a.ts', "// see import 'node:fs' in the driver\n/* from 'node:dgram' */")).toEqual([]);
+      expect(
+        checkFile('src/drp/a.ts', "// see import 'node:fs' in the driver\n/* from 'node:dgram' */"),
+      ).toEqual([]);
       expect(checkFile('src/drp/a.ts', "import { x } from '../id/geometry.js';")).toEqual([]);
       expect(checkFile('src/net/a.ts', "import { createSocket } from 'node:dgram';")).toEqual([]);
       expect(checkFile('sim/a.ts', "import { x } from '../src/drp/engine.js';")).toEqual([]);

@@ -18,8 +18,10 @@ export function parseCount(name: string, text: string, min: number, max: number)
     throw new InvalidArgumentError(`${name} must be a number like 200 or 1e6, got '${text}'`);
   }
   const n = Number(cleaned);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number, got '${text}'`);
-  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}`);
+  if (!Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`${name} must be a whole number, got '${text}'`);
+  if (n < min || n > max)
+    throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
@@ -30,7 +32,8 @@ export function parseDecimal(name: string, text: string, min: number, max: numbe
     throw new InvalidArgumentError(`${name} must be a number, got '${text}'`);
   }
   const n = Number(cleaned);
-  if (!(n >= min && n <= max)) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}`);
+  if (!(n >= min && n <= max))
+    throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
@@ -90,8 +93,13 @@ export class Progress {
 }
 
 /** Formats rows as an aligned text table. */
-export function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows].map((r) => r.map((c) => (typeof c === 'number' ? c.toLocaleString('en-US') : c)));
+export function formatTable(
+  header: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+): string {
+  const cells = [header, ...rows].map((r) =>
+    r.map((c) => (typeof c === 'number' ? c.toLocaleString('en-US') : c)),
+  );
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells
     .map((r, ri) => {
