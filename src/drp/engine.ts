@@ -1,0 +1,698 @@
+/**
+ * The DRP peer engine, sans-I/O.
+ *
+ * Theory of operation. An engine owns one UDP socket's worth of protocol state: the local registrations
+ * it hosts, their neighbour links (indexed by the local link token every link packet carries), the
+ * requests it has sent and is retransmitting, the requests it relays for others, and the entry-peer
+ * state (PoW2 challenges). It never touches a socket, a clock or a random source of its own: the driver
+ * feeds it `onDatagram(now, from, bytes)` and `onTimer(now)`, calls commands (`addLocalPeer`,
+ * `register`, `invite`, `onPowSolved`), and drains datagrams and events with `drain`. `nextDeadline()`
+ * says when to call `onTimer` next. The same engine runs on the simulator and on real UDP.
+ *
+ * Layers inside the engine:
+ * - receive: decode (never throws) → link lookup by token and HMAC check, or entry-mode dispatch;
+ *   every drop is counted by reason (`drops`) and, at detail level, recorded on the vision channel;
+ * - hop-by-hop reliability: a request sent on a hop (a link, or an entry-mode endpoint) is retransmitted
+ *   (first after `retransmitFirstMs`, then ×`retransmitBackoff`) until the hop's NPACK, or until
+ *   `requestExpiryMs`; a received request is answered with NPACK once and a retransmission gets the
+ *   cached NPACK (`responseCacheMs`), never a second processing;
+ * - the REGISTER and INVITE state machines (./register.ts, ./invite.ts), whose transactions are explicit
+ *   objects with a `state` field and their own deadlines;
+ * - neighbour upkeep (./upkeep.ts): pings, link death, extension, eviction, recycling, gap filling.
+ */
+import type { Crypto, Ed25519PrivateKey } from '../crypto/crypto.js';
+import { pointOfRegId } from '../id/geometry.js';
+import { Pow2ChallengeTable } from '../pow/challenges.js';
+import type { Rng } from '../seams/rng.js';
+import type { Endpoint } from '../seams/transport.js';
+import { AttentionLevel } from '../vision/attention.js';
+import type { VisionEmitter } from '../vision/channel.js';
+import type { Attributes } from '../vision/record.js';
+import {
+  decodeDatagram,
+  encodeDatagram,
+  type Failure,
+  macCoveredBytes,
+  macOf,
+  macPlaceholder,
+  type Npack,
+  type Packet,
+  PacketType,
+  packetTypeName,
+  ResultCode,
+  sealDatagram,
+} from '../wire/index.js';
+import { ReplayFilter } from '../wire/replay.js';
+import { type DrpConfig, drpConfigDefault, validateDrpConfig } from './config.js';
+import { InviteRole } from './invite.js';
+import type { NeighborLink } from './neighbor.js';
+import { sectorTowardsFast } from './policy.js';
+import { RegisterRole } from './register.js';
+import { TimerQueue } from './timers.js';
+import type { DropReason, EngineEvent, InviteHandler, Outgoing, PowJob } from './types.js';
+import { Upkeep } from './upkeep.js';
+import { LocalView } from './view.js';
+
+export const visionModule = 'drp';
+
+/** Where a request came from or goes to: a neighbour link, or an endpoint in entry mode (no link yet). */
+export type Hop = { readonly link: NeighborLink } | { readonly endpoint: Endpoint };
+
+export function isLinkHop(h: Hop): h is { readonly link: NeighborLink } {
+  return 'link' in h;
+}
+
+export function hopEndpoint(h: Hop): Endpoint {
+  return isLinkHop(h) ? h.link.remoteEndpoint : h.endpoint;
+}
+
+/** Lower-case hex of bytes (map keys and vision attributes). */
+export function hex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  return s;
+}
+
+export function endpointKey(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
+}
+
+/** A local registration hosted by this engine. */
+export class LocalPeer {
+  readonly regIdHex: string;
+  readonly point: Uint32Array;
+  /** Neighbour links by remote regID (hex). */
+  readonly neighbors = new Map<string, NeighborLink>();
+  /** Bumped on every change of the neighbour set (views and adverts follow it). */
+  version = 0;
+  readonly view = new LocalView();
+  registeredAtMs = -1;
+  constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly regKey: Ed25519PrivateKey,
+    /** Entry peers this registration may (re-)enter through. */
+    public entryPeers: Endpoint[],
+  ) {
+    this.regIdHex = hex(regKey.publicKey);
+    this.point = pointOfRegId(regKey.publicKey);
+  }
+
+  get regId(): Uint8Array {
+    return this.regKey.publicKey;
+  }
+
+  usableLinks(): NeighborLink[] {
+    const out: NeighborLink[] = [];
+    for (const l of this.neighbors.values()) if (l.usable) out.push(l);
+    return out;
+  }
+
+  /** Busy-sector mask over the usable links (bit s: a neighbour lies in sector s as seen from here). */
+  busySectors(): number {
+    if (this.busyVersion !== this.neighborSetVersion) {
+      let mask = 0;
+      for (const l of this.neighbors.values()) {
+        if (l.usable) mask |= 1 << sectorTowardsFast(this.point, 0, l.remotePoint, 0);
+      }
+      this.busyMask = mask;
+      this.busyVersion = this.neighborSetVersion;
+    }
+    return this.busyMask;
+  }
+
+  /** Bumped when the set of usable neighbours changes (adverts and the busy mask follow it). */
+  neighborSetVersion = 0;
+  private busyMask = 0;
+  private busyVersion = -1;
+
+  /** The policy view of this peer's neighbourhood, rebuilt when anything in it changed. */
+  currentView(): LocalView {
+    if (this.view.builtVersion !== this.version) {
+      this.view.rebuild(this.point, this.busySectors(), [...this.neighbors.values()], this.version);
+    }
+    return this.view;
+  }
+}
+
+interface PendingRequest {
+  readonly key: string;
+  readonly hop: Hop;
+  readonly bytes: Uint8Array;
+  readonly label: string;
+  readonly tx: string;
+  intervalMs: number;
+  readonly expiresAt: number;
+  timer: number | undefined;
+  retransmissions: number;
+  readonly onNpack: (code: number) => void;
+  readonly onExpire: () => void;
+}
+
+interface CachedResponse {
+  readonly bytes: Uint8Array;
+  readonly to: Endpoint;
+  readonly expiresAt: number;
+}
+
+export interface EngineOptions {
+  readonly crypto: Crypto;
+  readonly rng: Rng;
+  readonly vision: VisionEmitter;
+  /** Name of this engine in vision records (e.g. "EP3", "U17"). */
+  readonly name: string;
+  /** Current time at construction. */
+  readonly nowMs: number;
+  readonly config?: Partial<DrpConfig>;
+  /** The application's answer to INVITEs (default: answer nobody). */
+  readonly onInvite?: InviteHandler;
+  /** The public endpoint, when known up front (hosts with public addresses, entry peers). */
+  readonly publicEndpoint?: Endpoint;
+}
+
+export class EngineConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineConfigError';
+  }
+}
+
+export class DrpEngine {
+  readonly config: DrpConfig;
+  readonly crypto: Crypto;
+  readonly rng: Rng;
+  readonly vision: VisionEmitter;
+  readonly name: string;
+  onInvite: InviteHandler;
+  /** Our endpoint as the Internet sees it (reflected by an entry peer), when known. */
+  publicEndpoint: Endpoint | undefined;
+
+  readonly localPeers: LocalPeer[] = [];
+  /** Neighbour links by local token. */
+  readonly links = new Map<number, NeighborLink>();
+  readonly timers: TimerQueue;
+  readonly drops: Record<DropReason, number>;
+  /** Counters of what the engine did (for testers and benchmarks). */
+  readonly stats = {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    retransmissions: 0,
+    requestsExpired: 0,
+    npacksSent: 0,
+    relayed: 0,
+  };
+
+  private readonly outbox: Outgoing[] = [];
+  private readonly events: EngineEvent[] = [];
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly responseCache = new Map<string, CachedResponse>();
+  private entrySeq: number;
+  private powJobSeq = 1;
+  readonly powCallbacks = new Map<number, (nonce: Uint8Array | null, now: number) => void>();
+  now: number;
+
+  readonly register: RegisterRole;
+  readonly invite: InviteRole;
+  readonly upkeep: Upkeep;
+  readonly challenges: Pow2ChallengeTable;
+  /** Replay filters: proxied/accepted requests by (regID, timestamp), ephemeral keys, PoW1 nonces. */
+  readonly seenRequests: ReplayFilter;
+  readonly seenEphemeralKeys: ReplayFilter;
+  readonly seenPow1: ReplayFilter;
+
+  constructor(opts: EngineOptions) {
+    const config = { ...drpConfigDefault, ...opts.config };
+    const problem = validateDrpConfig(config);
+    if (problem !== undefined) throw new EngineConfigError(problem);
+    this.config = config;
+    this.crypto = opts.crypto;
+    this.rng = opts.rng;
+    this.vision = opts.vision;
+    this.name = opts.name;
+    this.now = opts.nowMs;
+    this.onInvite = opts.onInvite ?? (() => null);
+    this.publicEndpoint = opts.publicEndpoint;
+    this.timers = new TimerQueue(config.transactionsMax * 8);
+    this.drops = Object.fromEntries(
+      (
+        [
+          'decode',
+          'unknownToken',
+          'badMac',
+          'wrongSource',
+          'badSignature',
+          'badTimestamp',
+          'replay',
+          'badPow',
+          'rateLimited',
+          'unexpected',
+          'badCiphertext',
+          'tableFull',
+          'notEntryPeer',
+        ] as const
+      ).map((r) => [r, 0]),
+    ) as Record<DropReason, number>;
+    this.entrySeq = this.rng.uint32();
+    this.challenges = new Pow2ChallengeTable();
+    this.seenRequests = new ReplayFilter({ entriesMax: config.replaySetEntriesMax });
+    this.seenEphemeralKeys = new ReplayFilter({ entriesMax: config.replaySetEntriesMax });
+    this.seenPow1 = new ReplayFilter({ entriesMax: config.replaySetEntriesMax });
+    this.register = new RegisterRole(this);
+    this.invite = new InviteRole(this);
+    this.upkeep = new Upkeep(this);
+  }
+
+  // ---------------------------------------------------------------- driver interface
+
+  /** Adds a local registration. Its key pair is drawn from the engine's Rng unless given. */
+  addLocalPeer(name: string, entryPeers: readonly Endpoint[], regKey?: Ed25519PrivateKey): LocalPeer {
+    const key = regKey ?? this.crypto.ed25519FromSeed(this.rng.bytes(32));
+    const peer = new LocalPeer(this.localPeers.length, name, key, [...entryPeers]);
+    this.localPeers.push(peer);
+    this.upkeep.start(peer);
+    return peer;
+  }
+
+  /** Starts registration of `peer` through one of its entry peers (no-op while one is in flight). */
+  startRegistration(now: number, peer: LocalPeer): void {
+    this.now = now;
+    this.register.startViaEntry(peer);
+  }
+
+  /**
+   * Sends an INVITE from `peer` to `responderRegId`, carrying `sessionDescription` (given to the callee
+   * encrypted in ACK2). Returns the invite id that the `inviteCompleted`/`inviteFailed` event names.
+   */
+  sendInvite(
+    now: number,
+    peer: LocalPeer,
+    responderRegId: Uint8Array,
+    sessionDescription: Uint8Array,
+  ): number {
+    this.now = now;
+    return this.invite.start(peer, responderRegId, sessionDescription, null);
+  }
+
+  onDatagram(now: number, from: Endpoint, bytes: Uint8Array): void {
+    this.now = now;
+    this.stats.datagramsIn++;
+    const r = decodeDatagram(bytes);
+    if (!r.ok) {
+      this.drop('decode', from, { code: r.code, ...(r.field !== undefined ? { field: r.field } : {}) });
+      return;
+    }
+    const p = r.packet;
+    const mac = macOf(p);
+    if (mac !== null && p.type !== PacketType.DmpPing && p.type !== PacketType.DmpPong) {
+      const token = (p as { linkToken: number }).linkToken;
+      const link = this.links.get(token);
+      if (link === undefined) {
+        this.drop('unknownToken', from, { type: packetTypeName(p.type) });
+        return;
+      }
+      if (from.address !== link.remoteEndpoint.address) {
+        this.drop('wrongSource', from, {
+          type: packetTypeName(p.type),
+          expected: link.remoteEndpoint.address,
+        });
+        return;
+      }
+      const want = this.crypto.hmacSha256(link.rxKey, macCoveredBytes(bytes));
+      if (!this.crypto.constantTimeEqual(want, mac)) {
+        this.drop('badMac', from, { type: packetTypeName(p.type) });
+        return;
+      }
+      // PONGs (and everything but PING) must come from the exact endpoint; a PING may show a new port.
+      if (from.port !== link.remoteEndpoint.port && p.type !== PacketType.Ping) {
+        this.drop('wrongSource', from, {
+          type: packetTypeName(p.type),
+          expectedPort: link.remoteEndpoint.port,
+        });
+        return;
+      }
+      this.onLinkPacket(link, from, p, bytes);
+    } else {
+      this.onEntryPacket(from, p, bytes);
+    }
+  }
+
+  onTimer(now: number): void {
+    this.now = now;
+    this.timers.runDue(now);
+  }
+
+  /** When the driver must call `onTimer` next (ms), or Infinity. */
+  nextDeadline(): number {
+    return this.timers.next();
+  }
+
+  /** Hands queued datagrams and events to the driver. */
+  drain(send: (o: Outgoing) => void, event: (e: EngineEvent) => void): void {
+    // Events first: a driver may react to an event by feeding input, which queues more output.
+    while (this.events.length > 0 || this.outbox.length > 0) {
+      const events = this.events.splice(0);
+      for (const e of events) event(e);
+      const out = this.outbox.splice(0);
+      for (const o of out) send(o);
+    }
+  }
+
+  /** The driver's answer to a `powJob` event (nonce null: gave up). */
+  onPowSolved(now: number, jobId: number, nonce: Uint8Array | null): void {
+    this.now = now;
+    const cb = this.powCallbacks.get(jobId);
+    if (cb === undefined) return;
+    this.powCallbacks.delete(jobId);
+    cb(nonce, now);
+  }
+
+  /** Closes every link politely and stops all activity (the app is shutting down). */
+  shutdown(now: number): void {
+    this.now = now;
+    for (const link of [...this.links.values()]) this.upkeep.closeLink(link, 'shutdown', true);
+  }
+
+  // ---------------------------------------------------------------- internal services
+
+  emit(e: EngineEvent): void {
+    this.events.push(e);
+  }
+
+  requestPow(job: PowJob, done: (nonce: Uint8Array | null, now: number) => void): void {
+    const jobId = this.powJobSeq++;
+    this.powCallbacks.set(jobId, done);
+    this.emit({ type: 'powJob', jobId, job });
+  }
+
+  /** Vision record, built only if someone listens at that level. */
+  record(level: AttentionLevel, peer: string, message: string, attributes?: () => Attributes): void {
+    if (!this.vision.wants(visionModule, level)) return;
+    this.vision.emit({
+      timeMs: this.now,
+      peer,
+      module: visionModule,
+      level,
+      message,
+      ...(attributes !== undefined ? { attributes: attributes() } : {}),
+    });
+  }
+
+  drop(reason: DropReason, from: Endpoint, attrs: Attributes = {}): void {
+    this.drops[reason]++;
+    const level = reason === 'badSignature' ? AttentionLevel.strongPain : AttentionLevel.detail;
+    this.record(level, this.name, `dropped datagram: ${reason}`, () => ({
+      reason,
+      from: endpointKey(from),
+      ...attrs,
+    }));
+  }
+
+  sendRaw(to: Endpoint, bytes: Uint8Array): void {
+    if (this.outbox.length >= this.config.outboxDatagramsMax) {
+      this.record(AttentionLevel.lightPain, this.name, 'outbox full: datagram shed', () => ({
+        outboxDatagramsMax: this.config.outboxDatagramsMax,
+      }));
+      return;
+    }
+    this.stats.datagramsOut++;
+    this.outbox.push({ to, bytes });
+  }
+
+  /** Encodes a packet for a hop: sealed with the link's MAC, or plain in entry mode. */
+  encodeFor(hop: Hop, packet: Packet): Uint8Array {
+    if (isLinkHop(hop))
+      return sealDatagram(packet, (covered) => this.crypto.hmacSha256(hop.link.txKey, covered));
+    return encodeDatagram(packet);
+  }
+
+  /** Link fields of a packet sent on `hop` (entry mode: nulls). */
+  linkFields(hop: Hop): { linkToken: number | null; linkMac: Uint8Array | null } {
+    return isLinkHop(hop)
+      ? { linkToken: hop.link.remoteToken, linkMac: macPlaceholder }
+      : { linkToken: null, linkMac: null };
+  }
+
+  nextSeq(hop: Hop): number {
+    if (isLinkHop(hop)) return hop.link.takeSeq();
+    const s = this.entrySeq;
+    this.entrySeq = (this.entrySeq + 1) >>> 0;
+    return s;
+  }
+
+  private hopKey(hop: Hop): string {
+    return isLinkHop(hop) ? `L${hop.link.localToken}` : `E${endpointKey(hop.endpoint)}`;
+  }
+
+  /**
+   * Sends a request on `hop` and retransmits it until the hop's NPACK (→ `onNpack(code)`) or until
+   * `requestExpiryMs` (→ `onExpire`). `build(seq)` makes the packet.
+   */
+  sendRequest(
+    hop: Hop,
+    tx: string,
+    label: string,
+    build: (seq: number) => Packet,
+    onNpack: (code: number) => void,
+    onExpire: () => void,
+  ): number {
+    const seq = this.nextSeq(hop);
+    const bytes = this.encodeFor(hop, build(seq));
+    const key = `${this.hopKey(hop)}#${seq}`;
+    if (this.pending.size >= this.config.transactionsMax) {
+      this.record(
+        AttentionLevel.mediumPain,
+        this.name,
+        'too many requests in flight: request not sent',
+        () => ({
+          tx,
+          label,
+        }),
+      );
+      onExpire();
+      return seq;
+    }
+    const p: PendingRequest = {
+      key,
+      hop,
+      bytes,
+      label,
+      tx,
+      intervalMs: this.config.retransmitFirstMs,
+      expiresAt: this.now + this.config.requestExpiryMs,
+      timer: undefined,
+      retransmissions: 0,
+      onNpack,
+      onExpire,
+    };
+    this.pending.set(key, p);
+    this.sendRaw(hopEndpoint(hop), bytes);
+    this.armRetransmit(p);
+    return seq;
+  }
+
+  private armRetransmit(p: PendingRequest): void {
+    const at = Math.min(this.now + Math.round(p.intervalMs), p.expiresAt);
+    p.timer = this.timers.schedule(at, () => {
+      if (this.pending.get(p.key) !== p) return;
+      if (this.now >= p.expiresAt) {
+        this.pending.delete(p.key);
+        this.stats.requestsExpired++;
+        this.record(AttentionLevel.lightPain, this.name, `${p.label}: no NPACK, gave up`, () => ({
+          tx: p.tx,
+          to: endpointKey(hopEndpoint(p.hop)),
+          retransmissions: p.retransmissions,
+        }));
+        p.onExpire();
+        return;
+      }
+      p.retransmissions++;
+      this.stats.retransmissions++;
+      if (p.retransmissions === 3) {
+        this.record(AttentionLevel.lightPain, this.name, `${p.label}: retransmitted 3 times`, () => ({
+          tx: p.tx,
+          to: endpointKey(hopEndpoint(p.hop)),
+        }));
+      }
+      this.sendRaw(hopEndpoint(p.hop), p.bytes);
+      p.intervalMs *= this.config.retransmitBackoff;
+      this.armRetransmit(p);
+    });
+  }
+
+  /** Abandons the retransmission of every request sent on `link` (the link died). */
+  abandonRequestsOn(link: NeighborLink): void {
+    const prefix = `L${link.localToken}#`;
+    for (const [key, p] of [...this.pending]) {
+      if (!key.startsWith(prefix)) continue;
+      this.pending.delete(key);
+      this.timers.cancel(p.timer);
+      p.onExpire();
+    }
+  }
+
+  private onNpack(hop: Hop, p: Npack): void {
+    const key = `${this.hopKey(hop)}#${p.seq}`;
+    const pending = this.pending.get(key);
+    if (pending === undefined) return; // a duplicate NPACK, or for a request we gave up on
+    this.pending.delete(key);
+    this.timers.cancel(pending.timer);
+    pending.onNpack(p.code);
+  }
+
+  /**
+   * If the request (`type`, `seq`) from `hop` was already processed, re-sends the cached NPACK and
+   * returns true: the caller must not process it again.
+   */
+  answeredBefore(hop: Hop, type: number, seq: number): boolean {
+    const key = `${this.hopKey(hop)}#${type}#${seq}`;
+    const c = this.responseCache.get(key);
+    if (c === undefined) return false;
+    if (c.expiresAt < this.now) {
+      this.responseCache.delete(key);
+      return false;
+    }
+    this.sendRaw(hopEndpoint(hop), c.bytes);
+    return true;
+  }
+
+  /** Answers a request with NPACK(code) and caches the answer for its retransmissions. */
+  sendNpack(hop: Hop, type: number, seq: number, code: number): void {
+    const bytes = this.encodeFor(hop, {
+      type: PacketType.Npack,
+      ...this.linkFields(hop),
+      seq,
+      code,
+    } as Npack);
+    this.stats.npacksSent++;
+    this.sendRaw(hopEndpoint(hop), bytes);
+    this.cacheResponse(`${this.hopKey(hop)}#${type}#${seq}`, hopEndpoint(hop), bytes);
+  }
+
+  private cacheResponse(key: string, to: Endpoint, bytes: Uint8Array): void {
+    if (this.responseCache.size >= this.config.responseCacheEntriesMax) {
+      // Oldest first (Map iteration is insertion order): drop expired entries, then the oldest.
+      for (const [k, v] of this.responseCache) {
+        if (v.expiresAt < this.now || this.responseCache.size >= this.config.responseCacheEntriesMax) {
+          this.responseCache.delete(k);
+        } else break;
+      }
+    }
+    this.responseCache.set(key, { bytes, to, expiresAt: this.now + this.config.responseCacheMs });
+  }
+
+  /** Sends FAILURE(code) for the request that arrived on `hop` with `failedSeq`; retransmitted until NPACK. */
+  sendFailure(hop: Hop, tx: string, failedSeq: number, code: number): void {
+    this.sendRequest(
+      hop,
+      tx,
+      'FAILURE',
+      (seq) => ({ type: PacketType.Failure, ...this.linkFields(hop), seq, failedSeq, code }) as Failure,
+      () => {},
+      () => {},
+    );
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private onLinkPacket(link: NeighborLink, from: Endpoint, p: Packet, bytes: Uint8Array): void {
+    const hop = { link };
+    switch (p.type) {
+      case PacketType.Npack:
+        this.onNpack(hop, p);
+        return;
+      case PacketType.Ping:
+        this.upkeep.onPing(link, from, p);
+        return;
+      case PacketType.Pong:
+        this.upkeep.onPong(link, p);
+        return;
+      case PacketType.LinkClose:
+        if (this.answeredBefore(hop, p.type, p.seq)) return;
+        this.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+        this.upkeep.closeLink(link, 'closed by remote', false);
+        return;
+      case PacketType.Failure:
+        if (this.answeredBefore(hop, p.type, p.seq)) return;
+        this.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+        this.onFailure(link, p);
+        return;
+      case PacketType.RegisterReq:
+        this.register.onRequest(hop, p, from);
+        return;
+      case PacketType.RegisterAck1:
+        this.register.onAck1(hop, p, from);
+        return;
+      case PacketType.RegisterAck2:
+        this.register.onAck2(hop, p);
+        return;
+      case PacketType.RegisterCfm:
+        this.register.onCfm(hop, p);
+        return;
+      case PacketType.InviteReq:
+        this.invite.onRequest(link, p);
+        return;
+      case PacketType.InviteAck1:
+        this.invite.onAck1(link, p);
+        return;
+      case PacketType.InviteAck2:
+        this.invite.onAck2(link, p);
+        return;
+      case PacketType.InviteCfm:
+        this.invite.onCfm(link, p);
+        return;
+      default:
+        void bytes;
+        this.drop('unexpected', from, { type: packetTypeName(p.type) });
+    }
+  }
+
+  private onEntryPacket(from: Endpoint, p: Packet, _bytes: Uint8Array): void {
+    const hop = { endpoint: from };
+    switch (p.type) {
+      case PacketType.NatTestReq:
+        this.register.onNatTestRequest(from, p);
+        return;
+      case PacketType.NatTestResp:
+        this.register.onNatTestResponse(from, p);
+        return;
+      case PacketType.Pow1Request:
+        this.register.onPow1Request(from, p);
+        return;
+      case PacketType.Pow1Response:
+        this.register.onPow1Response(from, p);
+        return;
+      case PacketType.Npack:
+        this.onNpack(hop, p);
+        return;
+      case PacketType.Failure:
+        if (this.answeredBefore(hop, p.type, p.seq)) return;
+        this.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+        this.register.onEntryFailure(hop, p);
+        return;
+      case PacketType.RegisterReq:
+        this.register.onRequest(hop, p, from);
+        return;
+      case PacketType.RegisterAck1:
+        this.register.onAck1(hop, p, from);
+        return;
+      case PacketType.RegisterAck2:
+        this.register.onAck2(hop, p);
+        return;
+      case PacketType.RegisterCfm:
+        this.register.onCfm(hop, p);
+        return;
+      default:
+        this.drop('unexpected', from, { type: packetTypeName(p.type) });
+    }
+  }
+
+  /** A FAILURE from a link: the request we sent there with `failedSeq` failed after being accepted. */
+  private onFailure(link: NeighborLink, p: Failure): void {
+    if (this.register.onFailure(link, p)) return;
+    if (this.invite.onFailure(link, p)) return;
+    this.record(AttentionLevel.detail, this.name, 'FAILURE for no known request', () => ({
+      failedSeq: p.failedSeq,
+      code: p.code,
+    }));
+  }
+}

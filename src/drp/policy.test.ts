@@ -1,0 +1,239 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SeededRng } from '../../sim/kernel/rng.js';
+import { FastRng } from '../../sim/scale/fast-rng.js';
+import { joinParamsFor, ScaleNetwork } from '../../sim/scale/model.js';
+import { dimensions } from '../id/geometry.js';
+import { sectorTowards } from '../id/sectors.js';
+import type { NeighborLink } from './neighbor.js';
+import {
+  evictionVictim,
+  inviteNextHop,
+  longLinkFlag,
+  type PeerView,
+  registerAcceptHere,
+  registerStep,
+  routingPolicyDefault,
+  sectorTowardsFast,
+  slotPeerMask,
+} from './policy.js';
+import { LocalView } from './view.js';
+
+const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+const point = fc.array(u32, { minLength: dimensions, maxLength: dimensions }).map((a) => Uint32Array.from(a));
+
+/** A tiny view from explicit points and adjacency (slot order as given). */
+function viewOf(points: number[][], adjacency: number[][], busy?: number[]): PeerView {
+  const stride = 16;
+  const n = points.length;
+  const coords = new Uint32Array(n * dimensions);
+  points.forEach((p, i) => {
+    coords.set(
+      p.map((x) => x >>> 0),
+      i * dimensions,
+    );
+  });
+  const slots = new Uint32Array(n * stride);
+  const degree = new Uint8Array(n);
+  adjacency.forEach((row, i) => {
+    row.forEach((q, j) => {
+      slots[i * stride + j] = q;
+    });
+    degree[i] = row.length;
+  });
+  return {
+    coords,
+    slots,
+    slotStride: stride,
+    degree,
+    busy: Uint16Array.from(busy ?? new Array(n).fill(0x1ff)),
+  };
+}
+
+/** A point at offset (dx per axis, in units of 2^24) from the origin point. */
+function at(...dx: number[]): number[] {
+  return Array.from({ length: dimensions }, (_, i) => ((dx[i] ?? 0) * 2 ** 24) >>> 0);
+}
+
+describe('sectorTowardsFast', () => {
+  it('equals sectorTowards of src/id/sectors.ts on random points', () => {
+    fc.assert(
+      fc.property(point, point, (a, b) => {
+        expect(sectorTowardsFast(a, 0, b, 0)).toBe(sectorTowards(a, 0, b, 0));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('inviteNextHop', () => {
+  // 0 at the origin, target 4 far along axis 0; neighbours 1 (closer) and 2 (farther).
+  const v = viewOf([at(0), at(4), at(-2), at(6), at(10)], [[1, 2], [0, 3], [0], [1, 4], [3]]);
+  const mark = new Uint32Array(5);
+
+  it('forwards to the neighbour nearest the target', () => {
+    expect(inviteNextHop(v, 0, v.coords, 4 * dimensions, false, mark, 1, false)).toBe(1);
+  });
+
+  it('stops at a local minimum without the fallback, and continues with it', () => {
+    // Peer 2's only neighbour (0) is farther than 2 from a target behind 2.
+    const w = viewOf([at(0), at(4), at(-2), at(-3)], [[1, 2], [0], [0], []]);
+    expect(inviteNextHop(w, 2, w.coords, 3 * dimensions, false, mark, 1, false)).toBe(-1);
+    expect(inviteNextHop(w, 2, w.coords, 3 * dimensions, false, mark, 1, true)).toBe(0);
+  });
+
+  it('look-ahead prefers the neighbour whose neighbour is nearest the target', () => {
+    // Neighbour 1 is nearer the target (5) than neighbour 2, but 2 advertises the target's own peer.
+    const w = viewOf(
+      [at(0), at(3, 3), at(0, 3), at(6, 0), at(3, 5), at(3, 5)],
+      [[1, 2], [0, 3], [0, 5], [1], [], [2]],
+    );
+    expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, false, mark, 1, false)).toBe(1);
+    expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, true, mark, 1, false)).toBe(2);
+  });
+
+  it('skips visited peers', () => {
+    const m = new Uint32Array(5);
+    m[1] = 7;
+    expect(inviteNextHop(v, 0, v.coords, 4 * dimensions, false, m, 7, true)).toBe(2);
+  });
+});
+
+describe('registerStep', () => {
+  it('accepts at the first peer better than all its neighbours, else forwards', () => {
+    // Requester point R at +3 on axis 0 (not in the view: requester −1).
+    const v = viewOf([at(0), at(2), at(-2)], [[1, 2], [0], [0]]);
+    const target = Uint32Array.from(at(3));
+    const mark = new Uint32Array(3);
+    expect(registerStep(v, 0, -1, target, 0, 0x1ff, 0, mark, 1, 15)).toBe(1);
+    expect(registerStep(v, 1, -1, target, 0, 0x1ff, 0, mark, 1, 15)).toBe(registerAcceptHere);
+  });
+
+  it('does not accept when already linked to the requester or without a free slot', () => {
+    const v = viewOf([at(0), at(2), at(3)], [[1], [0, 2], [1]]);
+    const target = Uint32Array.from(at(3));
+    const mark = new Uint32Array(3);
+    // Peer 1 is linked to the requester (peer 2): it forwards to 0, the only other candidate.
+    expect(registerStep(v, 1, 2, target, 0, 0x1ff, 0, mark, 1, 15)).toBe(0);
+    // Full: peer 1 (degree 2) with two slots at most forwards instead of accepting.
+    const w = viewOf([at(0), at(2), at(-1)], [[1], [0, 2], [1]]);
+    expect(registerStep(w, 1, -1, target, 0, 0x1ff, 0, mark, 1, 2)).toBe(0);
+  });
+
+  it('the sector bonus lets a slightly farther peer that fills an empty sector win', () => {
+    // Two candidates at nearly the same distance; only candidate 2's side has the requester's sector empty.
+    const v = viewOf([at(0), at(1, 1), at(1, 0.95)], [[1, 2], [0], [0]], [0x1ff, 0x1ff, 0]);
+    const target = Uint32Array.from(at(2, 2));
+    const mark = new Uint32Array(3);
+    expect(registerStep(v, 0, -1, target, 0, 0x1ff, 0, mark, 1, 15)).toBe(1);
+    expect(registerStep(v, 0, -1, target, 0, 0x1ff, 0.03, mark, 1, 15)).toBe(2);
+  });
+});
+
+describe('evictionVictim', () => {
+  it('drops the farthest local link, never a long link', () => {
+    const v = viewOf([at(0), at(1), at(2), at(9)], [[1, 2, 3 | longLinkFlag], [0], [0], [0]]);
+    expect(evictionVictim(v, 0, 0, new Uint8Array(9), new Uint8Array(16))).toBe(1);
+  });
+
+  it('keeps the only link of a sector when the bonus covers the distance gap', () => {
+    // Links 1 and 2 share a sector; 3 is alone in the opposite one and slightly farther.
+    const v = viewOf([at(0), at(1), at(1.1), at(-1.2)], [[1, 2, 3], [0], [0], [0]]);
+    expect(evictionVictim(v, 0, 0, new Uint8Array(9), new Uint8Array(16))).toBe(2);
+    expect(evictionVictim(v, 0, 0.03, new Uint8Array(9), new Uint8Array(16))).toBe(1);
+  });
+});
+
+describe('engine and model decide alike', () => {
+  it('choose the same next hop on random inputs (model view vs the engine LocalView of one peer)', () => {
+    const rng = new SeededRng('policy-equivalence');
+    const net = new ScaleNetwork(
+      1500,
+      joinParamsFor(13, routingPolicyDefault),
+      new FastRng(rng.fork('build')),
+    );
+    net.prepare(1500);
+    for (let i = 0; i < 1500; i++) net.joinNext();
+    const pick = new FastRng(rng.fork('pick'));
+    const stride = net.slotStride;
+    const pointOf = (p: number): Uint32Array => net.coords.slice(p * dimensions, (p + 1) * dimensions);
+    let compared = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const self = pick.int(net.count);
+      const target = pick.int(net.count);
+      if (target === self) continue;
+      // The engine's view: its neighbours' points, busy masks and advertised neighbour points.
+      const links: unknown[] = [];
+      for (let j = 0; j < net.degree[self]!; j++) {
+        const n = net.slots[self * stride + j]! & slotPeerMask;
+        const advertised: Uint32Array[] = [];
+        for (let k = 0; k < net.degree[n]!; k++)
+          advertised.push(pointOf(net.slots[n * stride + k]! & slotPeerMask));
+        links.push({
+          usable: true,
+          remotePoint: pointOf(n),
+          remoteBusySectors: net.busy[n]!,
+          remoteRegIdHex: String(n),
+          remoteNeighbourPoints: advertised,
+        });
+      }
+      const local = new LocalView();
+      local.rebuild(pointOf(self), net.busy[self]!, links as NeighborLink[], 1);
+      const tp = pointOf(target);
+      for (const lookAhead of [false, true]) {
+        const g = inviteNextHop(
+          net,
+          self,
+          net.coords,
+          target * dimensions,
+          lookAhead,
+          new Uint32Array(net.count),
+          1,
+          true,
+        );
+        const l = inviteNextHop(local, 0, tp, 0, lookAhead, new Uint32Array(local.size), 1, true);
+        expect(l >= 0).toBe(g >= 0);
+        if (g >= 0)
+          expect(Array.from(local.coords.subarray(l * dimensions, (l + 1) * dimensions))).toEqual(
+            Array.from(pointOf(g)),
+          );
+      }
+      if (
+        !net.degree[self] ||
+        links.some((_, j) => (net.slots[self * stride + j]! & slotPeerMask) === target)
+      )
+        continue;
+      const g = registerStep(
+        net,
+        self,
+        target,
+        net.coords.subarray(target * dimensions),
+        0,
+        net.busy[target]!,
+        0.03,
+        new Uint32Array(net.count),
+        1,
+        15,
+      );
+      const l = registerStep(
+        local,
+        0,
+        -1,
+        tp,
+        0,
+        net.busy[target]!,
+        0.03,
+        new Uint32Array(local.size),
+        1,
+        15,
+      );
+      if (g < 0) expect(l).toBe(g);
+      else
+        expect(Array.from(local.coords.subarray(l * dimensions, (l + 1) * dimensions))).toEqual(
+          Array.from(pointOf(g)),
+        );
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(200);
+  });
+});

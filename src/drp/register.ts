@@ -1,0 +1,1211 @@
+/**
+ * REGISTER: how a registration gets neighbours.
+ *
+ * Requester A (./register.ts `startViaEntry`, `startViaNeighbor`):
+ *   entry:    NatTest → PoW1 → Pow1Request → (challenge) → PoW2 → REQ in entry mode to the entry peer
+ *   neighbour: REQ over an existing link (no PoW), 0..9 random hops, optionally steered by a direction
+ *   then: NPACK(accepted) → wait ACK1 (signed by N, N's link parameters encrypted to A) → NPACK →
+ *   ACK2 (A's parameters encrypted to N, signed over REQ‖ACK1‖ACK2) → both sides derive the link keys →
+ *   simultaneous PINGs (hole punching) → N's first PONG carries N's confirmation signature → CFM with
+ *   both signatures travels the REGISTER path to N.
+ *
+ * Every hop (entry peer, proxies, N) checks the timestamp window, the rate budget of the link it came
+ * from, the requester's signature (proxies verify: a neighbour must not be able to register someone
+ * else's regID), and loops/replays; then either accepts (it is better for A than all its neighbours —
+ * `registerStep` of ./policy.ts), forwards, or refuses with NPACK. A hop that already NPACKed and
+ * later runs out of next hops sends FAILURE upstream. Relays remember the path by the transaction id
+ * (requester regID, timestamp) to carry ACK1 back and ACK2/CFM forward.
+ *
+ * Transactions are objects with a `state`; each holds only what its state needs and its own deadline.
+ */
+import { dimensions } from '../id/geometry.js';
+import { verifyPow1 } from '../pow/pow.js';
+import type { Endpoint } from '../seams/transport.js';
+import { AttentionLevel } from '../vision/attention.js';
+import {
+  decodeLinkParams,
+  encodeLinkParams,
+  endpointFromWire,
+  endpointToWire,
+  type Failure,
+  keyLabel,
+  NatFlags,
+  type NatTestReq,
+  type NatTestResp,
+  PacketType,
+  type Pow1Request,
+  type Pow1Response,
+  Pow1Status,
+  type RegisterAck1,
+  type RegisterAck2,
+  type RegisterCfm,
+  RegisterFlags,
+  type RegisterReq,
+  ResultCode,
+  registerAck1KdfTranscript,
+  registerAck1SignedBytes,
+  registerAck2KdfTranscript,
+  registerAck2SignedBytes,
+  registerLinkKdfTranscript,
+  registerReqSignedBytes,
+  registerRequesterCfmSignedBytes,
+  registerResponderCfmSignedBytes,
+} from '../wire/index.js';
+import { checkTimestamp, regIdTimestampKey } from '../wire/replay.js';
+import {
+  type DrpEngine,
+  endpointKey,
+  type Hop,
+  hex,
+  hopEndpoint,
+  isLinkHop,
+  type LocalPeer,
+} from './engine.js';
+import { NeighborLink } from './neighbor.js';
+import { registerAcceptHere, registerNoRoute, registerStep, routingPolicyDefault } from './policy.js';
+import type { TimerId } from './timers.js';
+import type { RegistrationFailure } from './types.js';
+
+const zeroNonce = new Uint8Array(12);
+const empty = new Uint8Array(0);
+const natTestRetryMs = 500;
+const natTestExpiryMs = 5_000;
+
+export type RegisterPurpose = 'entry' | 'extension' | 'gap';
+
+/** A registration in flight at the requester. */
+interface Attempt {
+  readonly tx: string;
+  readonly peer: LocalPeer;
+  readonly purpose: RegisterPurpose;
+  readonly startedMs: number;
+  state:
+    | 'natTest'
+    | 'pow1'
+    | 'awaitPow1Response'
+    | 'pow2'
+    | 'awaitNpack'
+    | 'awaitAck1'
+    | 'punching'
+    | 'done'
+    | 'failed';
+  via: Hop | undefined;
+  entry: Endpoint | undefined;
+  ephPriv: Uint8Array;
+  req: RegisterReq | undefined;
+  reqSeq: number;
+  timer: TimerId | undefined;
+  requestId: number;
+}
+
+/** A REGISTER this engine relays: where it came from and where it went. */
+interface Relay {
+  readonly tx: string;
+  readonly upstream: Hop;
+  readonly upstreamSeq: number;
+  readonly req: RegisterReq;
+  readonly peer: LocalPeer;
+  downstream: NeighborLink | undefined;
+  downstreamSeq: number;
+  readonly tried: Set<NeighborLink>;
+  tries: number;
+  timer: TimerId | undefined;
+}
+
+/** A REGISTER this engine accepted (it is N). */
+interface Accepting {
+  readonly tx: string;
+  readonly peer: LocalPeer;
+  readonly upstream: Hop;
+  readonly req: RegisterReq;
+  readonly ack1: RegisterAck1;
+  readonly dh: Uint8Array;
+  readonly localToken: number;
+  state: 'awaitAck2' | 'awaitCfm';
+  ack2: RegisterAck2 | undefined;
+  link: NeighborLink | undefined;
+  timer: TimerId | undefined;
+}
+
+export function registerTxId(regId: Uint8Array, timestampMs: number): string {
+  return `R${hex(regId)}:${timestampMs}`;
+}
+
+export class RegisterRole {
+  private readonly attempts = new Map<string, Attempt>();
+  /** Attempts by (hop, seq) of their REQ, for FAILURE. */
+  private readonly attemptsBySeq = new Map<string, Attempt>();
+  /** Entry attempts by entry endpoint, for NatTest and PoW1 responses. */
+  private readonly attemptsByEntry = new Map<string, Attempt>();
+  /** Attempts in flight per local peer (at most one). */
+  readonly inFlight = new Map<number, Attempt>();
+  private readonly relays = new Map<string, Relay>();
+  private readonly relaysByDownstream = new Map<string, Relay>();
+  private readonly accepting = new Map<string, Accepting>();
+  private requestIdSeq: number;
+
+  constructor(private readonly e: DrpEngine) {
+    this.requestIdSeq = e.rng.uint32();
+  }
+
+  get relayCount(): number {
+    return this.relays.size;
+  }
+
+  // ============================================================ requester
+
+  /** Registers `peer` through one of its entry peers (NatTest, PoW1, PoW2, REQ). */
+  startViaEntry(peer: LocalPeer, purpose: RegisterPurpose = 'entry'): boolean {
+    const e = this.e;
+    if (this.inFlight.has(peer.index)) return false;
+    if (peer.entryPeers.length === 0) {
+      e.emit({ type: 'registrationFailed', peer: peer.name, reason: 'noEntryPeer' });
+      return false;
+    }
+    const entry = peer.entryPeers[e.rng.int(peer.entryPeers.length)]!;
+    const a = this.newAttempt(peer, purpose);
+    a.entry = entry;
+    a.via = { endpoint: entry };
+    this.attemptsByEntry.set(endpointKey(entry), a);
+    e.record(AttentionLevel.higherLevelDetail, peer.name, 'registering through entry peer', () => ({
+      tx: a.tx,
+      entry: endpointKey(entry),
+    }));
+    if (e.publicEndpoint === undefined) this.natTest(a, entry);
+    else this.solvePow1(a);
+    return true;
+  }
+
+  /**
+   * Registers `peer` again through its neighbour `link`: the REQ takes `randomHops` random hops, then
+   * walks greedily back towards `peer`'s point (optionally steered by `direction`) to a new neighbour.
+   */
+  startViaNeighbor(
+    peer: LocalPeer,
+    link: NeighborLink,
+    randomHops: number,
+    direction: Int8Array | null,
+    purpose: RegisterPurpose,
+  ): boolean {
+    if (this.inFlight.has(peer.index)) return false;
+    const a = this.newAttempt(peer, purpose);
+    a.via = { link };
+    this.sendReq(a, randomHops, direction, null);
+    return true;
+  }
+
+  private newAttempt(peer: LocalPeer, purpose: RegisterPurpose): Attempt {
+    const e = this.e;
+    // Timestamps identify transactions: never reuse one for the same regID.
+    const ts = e.now;
+    const a: Attempt = {
+      tx: registerTxId(peer.regId, ts),
+      peer,
+      purpose,
+      startedMs: e.now,
+      state: 'natTest',
+      via: undefined,
+      entry: undefined,
+      ephPriv: e.rng.bytes(32),
+      req: undefined,
+      reqSeq: -1,
+      timer: undefined,
+      requestId: this.requestIdSeq++ >>> 0,
+    };
+    this.inFlight.set(peer.index, a);
+    return a;
+  }
+
+  private fail(a: Attempt, reason: RegistrationFailure): void {
+    if (a.state === 'failed' || a.state === 'done') return;
+    a.state = 'failed';
+    this.finish(a);
+    const e = this.e;
+    e.record(AttentionLevel.lightPain, a.peer.name, `registration failed: ${reason}`, () => ({
+      tx: a.tx,
+      purpose: a.purpose,
+      reason,
+      elapsedMs: e.now - a.startedMs,
+    }));
+    e.emit({ type: 'registrationFailed', peer: a.peer.name, reason });
+  }
+
+  private finish(a: Attempt): void {
+    this.e.timers.cancel(a.timer);
+    a.timer = undefined;
+    if (this.inFlight.get(a.peer.index) === a) this.inFlight.delete(a.peer.index);
+    if (a.entry !== undefined && this.attemptsByEntry.get(endpointKey(a.entry)) === a) {
+      this.attemptsByEntry.delete(endpointKey(a.entry));
+    }
+    // Keep the tx entry a little longer so late ACK1s are recognised as stale, not as strangers.
+    const tx = a.tx;
+    this.e.timers.schedule(this.e.now + this.e.config.responseCacheMs, () => {
+      if (this.attempts.get(tx) === a) this.attempts.delete(tx);
+    });
+    if (a.via !== undefined && a.reqSeq >= 0) this.attemptsBySeq.delete(this.seqKey(a.via, a.reqSeq));
+  }
+
+  private seqKey(hop: Hop, seq: number): string {
+    return isLinkHop(hop) ? `L${hop.link.localToken}#${seq}` : `E${endpointKey(hop.endpoint)}#${seq}`;
+  }
+
+  private natTest(a: Attempt, entry: Endpoint): void {
+    const e = this.e;
+    a.state = 'natTest';
+    const started = e.now;
+    const bytes = encodeNatTestReq(a.requestId);
+    const send = (): void => {
+      if (a.state !== 'natTest') return;
+      if (e.now - started >= natTestExpiryMs) {
+        this.fail(a, 'natTestTimeout');
+        return;
+      }
+      e.sendRaw(entry, bytes);
+      a.timer = e.timers.schedule(e.now + natTestRetryMs, send);
+    };
+    send();
+  }
+
+  onNatTestResponse(from: Endpoint, p: NatTestResp): void {
+    const a = this.attemptsByEntry.get(endpointKey(from));
+    if (a === undefined || a.state !== 'natTest' || p.requestId !== a.requestId) {
+      this.e.drop('unexpected', from, { type: 'NatTestResp' });
+      return;
+    }
+    this.e.timers.cancel(a.timer);
+    this.e.publicEndpoint = endpointFromWire(p.requesterEndpoint);
+    this.solvePow1(a);
+  }
+
+  private solvePow1(a: Attempt): void {
+    const e = this.e;
+    a.state = 'pow1';
+    const ip = endpointToWire(e.publicEndpoint!).ipv4;
+    const timestampS = Math.floor(e.now / 1000);
+    e.requestPow({ kind: 'pow1', timestampS, ipv4: ip, bits: e.config.powBits }, (nonce) => {
+      if (a.state !== 'pow1') return;
+      if (nonce === null) {
+        this.fail(a, 'powFailed');
+        return;
+      }
+      a.state = 'awaitPow1Response';
+      const req: Pow1Request = { type: PacketType.Pow1Request, timestampS, nonce, requestId: a.requestId };
+      const bytes = encodePow1Request(req);
+      let interval = e.config.retransmitFirstMs;
+      const started = e.now;
+      const send = (): void => {
+        if (a.state !== 'awaitPow1Response') return;
+        if (e.now - started >= e.config.requestExpiryMs) {
+          this.fail(a, 'pow1Timeout');
+          return;
+        }
+        e.sendRaw(a.entry!, bytes);
+        a.timer = e.timers.schedule(e.now + Math.round(interval), send);
+        interval *= e.config.retransmitBackoff;
+      };
+      send();
+    });
+  }
+
+  onPow1Response(from: Endpoint, p: Pow1Response): void {
+    const e = this.e;
+    const a = this.attemptsByEntry.get(endpointKey(from));
+    if (a === undefined || a.state !== 'awaitPow1Response' || p.requestId !== a.requestId) {
+      e.drop('unexpected', from, { type: 'Pow1Response' });
+      return;
+    }
+    e.timers.cancel(a.timer);
+    if (p.status !== Pow1Status.ok || p.pow2Challenge === null) {
+      this.fail(a, 'rejected');
+      return;
+    }
+    a.state = 'pow2';
+    const challenge = p.pow2Challenge;
+    e.requestPow({ kind: 'pow2', challenge, regId: a.peer.regId, bits: e.config.powBits }, (nonce) => {
+      if (a.state !== 'pow2') return;
+      if (nonce === null) {
+        this.fail(a, 'powFailed');
+        return;
+      }
+      this.sendReq(a, 0, null, nonce);
+    });
+  }
+
+  private sendReq(
+    a: Attempt,
+    randomHops: number,
+    direction: Int8Array | null,
+    pow2Nonce: Uint8Array | null,
+  ): void {
+    const e = this.e;
+    const hop = a.via!;
+    a.state = 'awaitNpack';
+    const ephPub = e.crypto.x25519PublicKey(a.ephPriv);
+    e.seenEphemeralKeys.seen(ephPub, e.now);
+    const epEndpoint = endpointToWire(hopEndpoint(hop));
+    const signed = {
+      requesterRegId: a.peer.regId,
+      requesterEphemeralKey: ephPub,
+      timestampMs: Number(a.tx.slice(a.tx.indexOf(':') + 1)),
+      busySectors: a.peer.busySectors(),
+      requesterFlags: a.peer.neighbors.size === 0 ? RegisterFlags.allowSameRegId : 0,
+      directionVector: direction,
+      epEndpoint,
+    };
+    const requesterSignature = e.crypto.ed25519Sign(a.peer.regKey, registerReqSignedBytes(signed));
+    this.attempts.set(a.tx, a);
+    a.reqSeq = e.sendRequest(
+      hop,
+      a.tx,
+      'REGISTER',
+      (seq) => {
+        const req: RegisterReq = {
+          type: PacketType.RegisterReq,
+          ...e.linkFields(hop),
+          ...signed,
+          requesterSignature,
+          pow2Nonce,
+          hopsRemaining: e.config.hopsMax,
+          randomHopsRemaining: randomHops,
+          seq,
+        } as RegisterReq;
+        a.req = req;
+        return req;
+      },
+      (code) => {
+        if (a.state !== 'awaitNpack') return;
+        if (code !== ResultCode.accepted) {
+          this.fail(a, 'rejected');
+          return;
+        }
+        a.state = 'awaitAck1';
+        a.timer = e.timers.schedule(e.now + e.config.ack1TimeoutMs, () => this.fail(a, 'ack1Timeout'));
+      },
+      () => this.fail(a, 'noResponse'),
+    );
+    this.attemptsBySeq.set(this.seqKey(hop, a.reqSeq), a);
+  }
+
+  /** FAILURE (entry mode) from our entry peer for our REQ. */
+  onEntryFailure(hop: Hop, p: Failure): void {
+    const a = this.attemptsBySeq.get(this.seqKey(hop, p.failedSeq));
+    if (a !== undefined) this.fail(a, 'rejected');
+  }
+
+  /** FAILURE on a link: ours (an attempt) or a relayed REQ's. Returns whether it was a REGISTER's. */
+  onFailure(link: NeighborLink, p: Failure): boolean {
+    const key = `L${link.localToken}#${p.failedSeq}`;
+    const a = this.attemptsBySeq.get(key);
+    if (a !== undefined) {
+      this.fail(a, 'rejected');
+      return true;
+    }
+    const r = this.relaysByDownstream.get(key);
+    if (r !== undefined) {
+      this.relaysByDownstream.delete(key);
+      link.forwardedFailed++;
+      if (p.code === ResultCode.hopsExhausted) this.failRelay(r, p.code);
+      else this.forward(r);
+      return true;
+    }
+    return false;
+  }
+
+  // ============================================================ entry peer
+
+  onNatTestRequest(from: Endpoint, p: NatTestReq): void {
+    this.e.sendRaw(from, encodeNatTestResp(p.requestId, from));
+  }
+
+  onPow1Request(from: Endpoint, p: Pow1Request): void {
+    const e = this.e;
+    if (!this.isEntryPeer()) {
+      e.drop('notEntryPeer', from, { type: 'Pow1Request' });
+      return;
+    }
+    if (checkTimestamp(p.timestampS * 1000, e.now, e.config.timestampToleranceMs) !== 'ok') {
+      e.drop('badTimestamp', from, { type: 'Pow1Request' });
+      return;
+    }
+    const ip = endpointToWire(from).ipv4;
+    if (!verifyPow1(p.timestampS, ip, p.nonce, e.config.powBits)) {
+      e.drop('badPow', from, { type: 'Pow1Request' });
+      return;
+    }
+    const issued = e.challenges.issue(endpointKey(from), e.now, e.rng);
+    if (!issued.ok) {
+      e.drop('tableFull', from, { type: 'Pow1Request' });
+      return;
+    }
+    // A solved PoW1 may be replayed by its solver to renew its challenge (lost response), never by others:
+    // the challenge table is keyed by the source endpoint, so a replay from elsewhere buys nothing.
+    e.sendRaw(from, encodePow1Response(p.requestId, issued.challenge));
+  }
+
+  /** Whether this engine accepts newcomers: it hosts a registration with a known public endpoint. */
+  private isEntryPeer(): boolean {
+    return this.e.localPeers.length > 0 && this.e.publicEndpoint !== undefined;
+  }
+
+  // ============================================================ every hop
+
+  onRequest(hop: Hop, p: RegisterReq, from: Endpoint): void {
+    const e = this.e;
+    if (e.answeredBefore(hop, p.type, p.seq)) return;
+    const tx = registerTxId(p.requesterRegId, p.timestampMs);
+    const refuse = (code: number, why: string): void => {
+      e.sendNpack(hop, p.type, p.seq, code);
+      e.record(AttentionLevel.detail, this.localNameFor(hop), `REGISTER refused: ${why}`, () => ({
+        tx,
+        code,
+      }));
+    };
+    if (checkTimestamp(p.timestampMs, e.now, e.config.timestampToleranceMs) !== 'ok') {
+      e.drops.badTimestamp++;
+      refuse(ResultCode.badTimestamp, 'timestamp outside the window');
+      return;
+    }
+    if (isLinkHop(hop)) {
+      if (!hop.link.registerBudget.take(e.now)) {
+        e.drops.rateLimited++;
+        refuse(ResultCode.rateLimited, 'neighbour over its REGISTER budget');
+        return;
+      }
+    } else {
+      if (!this.isEntryPeer()) {
+        e.drop('notEntryPeer', from, { type: 'RegisterReq' });
+        return;
+      }
+      if (
+        p.pow2Nonce === null ||
+        !e.challenges.verify(endpointKey(from), e.now, p.requesterRegId, p.pow2Nonce, e.config.powBits)
+      ) {
+        e.drops.badPow++;
+        refuse(ResultCode.badPow, 'no valid PoW2 for this endpoint');
+        return;
+      }
+    }
+    if (!e.crypto.ed25519Verify(p.requesterRegId, registerReqSignedBytes(p), p.requesterSignature)) {
+      e.drop('badSignature', from, { type: 'RegisterReq', tx });
+      e.sendNpack(hop, p.type, p.seq, ResultCode.badSignature);
+      return;
+    }
+    if (this.relays.has(tx) || this.attempts.has(tx) || this.accepting.has(tx)) {
+      refuse(ResultCode.routeUnavailable, 'already pending here (loop)');
+      return;
+    }
+    if (e.seenRequests.check(regIdTimestampKey(p.requesterRegId, p.timestampMs), e.now) !== 'new') {
+      e.drops.replay++;
+      refuse(ResultCode.duplicate, 'replayed or flooded request');
+      return;
+    }
+    if (p.hopsRemaining === 0) {
+      refuse(ResultCode.hopsExhausted, 'no hops left');
+      return;
+    }
+    const peer = this.actingPeer(hop, p.requesterRegId);
+    if (peer === undefined) {
+      refuse(ResultCode.routeUnavailable, 'no local registration to act for');
+      return;
+    }
+    const relay: Relay = {
+      tx,
+      upstream: hop,
+      upstreamSeq: p.seq,
+      req: p,
+      peer,
+      downstream: undefined,
+      downstreamSeq: -1,
+      tried: new Set(),
+      tries: 0,
+      timer: undefined,
+    };
+    if (isLinkHop(hop)) relay.tried.add(hop.link);
+    const decision = this.decide(relay, true);
+    if (decision === 'none') {
+      refuse(ResultCode.routeUnavailable, 'no neighbour closer and cannot accept');
+      return;
+    }
+    e.seenRequests.seen(regIdTimestampKey(p.requesterRegId, p.timestampMs), e.now);
+    if (decision === 'accept') {
+      this.accept(relay);
+      return;
+    }
+    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    this.relays.set(tx, relay);
+    relay.timer = e.timers.schedule(
+      e.now + e.config.ack1TimeoutMs + e.config.ack2TimeoutMs + e.config.cfmTimeoutMs,
+      () => this.dropRelay(relay),
+    );
+    this.forwardTo(relay, decision);
+  }
+
+  /** The local registration that handles a request arriving on `hop`. */
+  private actingPeer(hop: Hop, requesterRegId: Uint8Array): LocalPeer | undefined {
+    const e = this.e;
+    if (isLinkHop(hop)) return e.localPeers[hop.link.localPeerIndex];
+    const rh = hex(requesterRegId);
+    // Entry mode: the registration nearest to the requester (but never the requester itself).
+    let best: LocalPeer | undefined;
+    let bestD = Number.POSITIVE_INFINITY;
+    const target = pointOfRegIdCached(requesterRegId);
+    for (const lp of e.localPeers) {
+      if (lp.regIdHex === rh) continue;
+      const d = squaredDistance(lp.point, target);
+      if (d < bestD) {
+        bestD = d;
+        best = lp;
+      }
+    }
+    return best;
+  }
+
+  private localNameFor(hop: Hop): string {
+    return isLinkHop(hop) ? (this.e.localPeers[hop.link.localPeerIndex]?.name ?? this.e.name) : this.e.name;
+  }
+
+  /**
+   * Routing decision at this hop for `relay`: accept here, forward to a link, or none. `first` is true
+   * for the decision made when the request arrives (accepting is allowed then only).
+   */
+  private decide(relay: Relay, first: boolean): 'accept' | 'none' | NeighborLink {
+    const e = this.e;
+    const p = relay.req;
+    const peer = relay.peer;
+    const requesterHex = hex(p.requesterRegId);
+    const allowSame = (p.requesterFlags & RegisterFlags.allowSameRegId) !== 0;
+    const mayAccept =
+      first &&
+      requesterHex !== peer.regIdHex &&
+      !peer.neighbors.has(requesterHex) &&
+      peer.neighbors.size < e.config.neighborsHardMax &&
+      e.localPeers.every((lp) => lp.regIdHex !== requesterHex || allowSame) &&
+      (!isLinkHop(relay.upstream) || true);
+    const view = peer.currentView();
+    const target = pointOfRegIdCached(p.requesterRegId);
+    const epoch = view.nextEpoch();
+    let candidates = 0;
+    for (let i = 1; i < view.links.length; i++) {
+      const l = view.links[i]!;
+      const excluded =
+        relay.tried.has(l) ||
+        l.flooding(e.now) ||
+        (l.remoteRegIdHex === requesterHex && !allowSame) ||
+        (p.directionVector !== null && !inDirection(target, l.remotePoint, p.directionVector));
+      if (excluded) view.mark[i] = epoch;
+      else candidates++;
+    }
+    const selfEligible =
+      mayAccept && (p.directionVector === null || inDirection(target, peer.point, p.directionVector));
+    if (p.randomHopsRemaining > 0) {
+      const count = candidates + (selfEligible ? 1 : 0);
+      if (count === 0) return 'none';
+      let pick = e.rng.int(count);
+      for (let i = 1; i < view.links.length; i++) {
+        if (view.mark[i] === epoch) continue;
+        if (pick-- === 0) return view.links[i]!;
+      }
+      return 'accept';
+    }
+    if (p.hopsRemaining <= 1) return selfEligible ? 'accept' : 'none';
+    const slotsMax = selfEligible ? e.config.neighborsHardMax : 0;
+    const next = registerStep(
+      view,
+      0,
+      -1,
+      target,
+      0,
+      p.busySectors,
+      routingPolicyDefault.sectorBonus,
+      view.mark,
+      epoch,
+      slotsMax,
+    );
+    if (next === registerAcceptHere) return 'accept';
+    if (next === registerNoRoute) return 'none';
+    return view.links[next]!;
+  }
+
+  private forwardTo(relay: Relay, link: NeighborLink): void {
+    const e = this.e;
+    relay.downstream = link;
+    relay.tried.add(link);
+    relay.tries++;
+    const p = relay.req;
+    e.stats.relayed++;
+    e.record(AttentionLevel.detail, relay.peer.name, 'REGISTER forwarded', () => ({
+      tx: relay.tx,
+      to: link.remoteRegIdHex.slice(0, 16),
+      hopsRemaining: p.hopsRemaining - 1,
+      randomHopsRemaining: Math.max(0, p.randomHopsRemaining - 1),
+    }));
+    const seq = e.sendRequest(
+      { link },
+      relay.tx,
+      'REGISTER',
+      (s) =>
+        ({
+          ...p,
+          ...e.linkFields({ link }),
+          pow2Nonce: null,
+          hopsRemaining: p.hopsRemaining - 1,
+          randomHopsRemaining: Math.max(0, p.randomHopsRemaining - 1),
+          seq: s,
+        }) as RegisterReq,
+      (code) => {
+        this.relaysByDownstream.delete(`L${link.localToken}#${relay.downstreamSeq}`);
+        if (this.relays.get(relay.tx) !== relay) return;
+        if (code === ResultCode.accepted) {
+          this.relaysByDownstream.set(`L${link.localToken}#${relay.downstreamSeq}`, relay);
+          return;
+        }
+        link.forwardedFailed++;
+        if (code === ResultCode.hopsExhausted) this.failRelay(relay, code);
+        else this.forward(relay);
+      },
+      () => {
+        this.relaysByDownstream.delete(`L${link.localToken}#${relay.downstreamSeq}`);
+        if (this.relays.get(relay.tx) !== relay) return;
+        link.forwardedFailed++;
+        this.forward(relay);
+      },
+    );
+    relay.downstreamSeq = seq;
+  }
+
+  /** Tries the next candidate after a downstream refusal, or gives up with FAILURE upstream. */
+  private forward(relay: Relay): void {
+    if (relay.tries >= this.e.config.routeTriesPerHopMax) {
+      this.failRelay(relay, ResultCode.routeUnavailable);
+      return;
+    }
+    const d = this.decide(relay, false);
+    if (d === 'accept' || d === 'none') this.failRelay(relay, ResultCode.routeUnavailable);
+    else this.forwardTo(relay, d);
+  }
+
+  private failRelay(relay: Relay, code: number): void {
+    this.dropRelay(relay);
+    this.e.record(AttentionLevel.detail, relay.peer.name, 'REGISTER failed here: FAILURE upstream', () => ({
+      tx: relay.tx,
+      code,
+    }));
+    this.e.sendFailure(relay.upstream, relay.tx, relay.upstreamSeq, code);
+  }
+
+  private dropRelay(relay: Relay): void {
+    if (this.relays.get(relay.tx) === relay) this.relays.delete(relay.tx);
+    if (relay.downstream !== undefined) {
+      const k = `L${relay.downstream.localToken}#${relay.downstreamSeq}`;
+      if (this.relaysByDownstream.get(k) === relay) this.relaysByDownstream.delete(k);
+    }
+    this.e.timers.cancel(relay.timer);
+  }
+
+  // ============================================================ responder (N)
+
+  private accept(relay: Relay): void {
+    const e = this.e;
+    const p = relay.req;
+    const peer = relay.peer;
+    const hop = relay.upstream;
+    if (e.seenEphemeralKeys.check(p.requesterEphemeralKey, e.now) !== 'new') {
+      e.drops.replay++;
+      e.sendNpack(hop, p.type, p.seq, ResultCode.duplicate);
+      return;
+    }
+    const ephPriv = e.rng.bytes(32);
+    const dh = e.crypto.x25519(ephPriv, p.requesterEphemeralKey);
+    const myEndpoint = isLinkHop(hop) ? e.publicEndpoint : endpointFromWire(p.epEndpoint);
+    if (dh === null || myEndpoint === undefined) {
+      e.sendNpack(hop, p.type, p.seq, ResultCode.declined);
+      return;
+    }
+    e.seenEphemeralKeys.seen(p.requesterEphemeralKey, e.now);
+    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    const ephPub = e.crypto.x25519PublicKey(ephPriv);
+    const localToken = this.allocateToken();
+    const paramsKey = e.crypto.hkdf(
+      dh,
+      e.crypto.sha256(registerAck1KdfTranscript(p, peer.regId, ephPub)),
+      keyLabel.registerAck1Params,
+      32,
+    );
+    const params = encodeLinkParams({
+      endpoint: endpointToWire(myEndpoint),
+      linkToken: localToken,
+      natFlags: isLinkHop(hop) ? 0 : NatFlags.publicAddress,
+    });
+    const ciphertext = e.crypto.aeadSeal(paramsKey, zeroNonce, params, empty);
+    const unsigned = {
+      requesterRegId: p.requesterRegId,
+      timestampMs: p.timestampMs,
+      responderRegId: peer.regId,
+      responderEphemeralKey: ephPub,
+      responderParamsCiphertext: ciphertext,
+    };
+    const responderSignature = e.crypto.ed25519Sign(peer.regKey, registerAck1SignedBytes(p, unsigned));
+    const ack1Base = {
+      type: PacketType.RegisterAck1,
+      ...unsigned,
+      responderSignature,
+      requesterEndpoint: isLinkHop(hop) ? null : endpointToWire(hop.endpoint),
+    };
+    const acc: Accepting = {
+      tx: relay.tx,
+      peer,
+      upstream: hop,
+      req: p,
+      ack1: { ...ack1Base, linkToken: null, linkMac: null, seq: 0 } as RegisterAck1,
+      dh,
+      localToken,
+      state: 'awaitAck2',
+      ack2: undefined,
+      link: undefined,
+      timer: undefined,
+    };
+    this.accepting.set(relay.tx, acc);
+    e.record(AttentionLevel.higherLevelDetail, peer.name, 'REGISTER accepted: sending ACK1', () => ({
+      tx: relay.tx,
+      requester: hex(p.requesterRegId).slice(0, 16),
+      hopsRemaining: p.hopsRemaining,
+    }));
+    e.sendRequest(
+      hop,
+      relay.tx,
+      'ACK1',
+      (seq) => ({ ...ack1Base, ...e.linkFields(hop), seq }) as RegisterAck1,
+      () => {},
+      () => {},
+    );
+    acc.timer = e.timers.schedule(e.now + e.config.ack2TimeoutMs + e.config.requestExpiryMs, () => {
+      if (acc.state === 'awaitAck2') this.dropAccepting(acc, 'no ACK2');
+    });
+  }
+
+  private allocateToken(): number {
+    const e = this.e;
+    for (;;) {
+      const t = e.rng.uint32();
+      if (!e.links.has(t) && !this.reservedTokens.has(t)) {
+        this.reservedTokens.add(t);
+        return t;
+      }
+    }
+  }
+
+  /** Tokens promised in ACK1/ACK2 but whose link does not exist yet. */
+  private readonly reservedTokens = new Set<number>();
+
+  private dropAccepting(acc: Accepting, why: string): void {
+    const e = this.e;
+    if (this.accepting.get(acc.tx) === acc) this.accepting.delete(acc.tx);
+    this.reservedTokens.delete(acc.localToken);
+    e.timers.cancel(acc.timer);
+    e.record(
+      AttentionLevel.lightPain,
+      acc.peer.name,
+      `failed neighbour addition (responder): ${why}`,
+      () => ({
+        tx: acc.tx,
+      }),
+    );
+    if (acc.link !== undefined && !acc.link.confirmed) e.upkeep.closeLink(acc.link, why, true);
+  }
+
+  // ============================================================ ACK1 (towards A)
+
+  onAck1(hop: Hop, p: RegisterAck1, from: Endpoint): void {
+    const e = this.e;
+    if (e.answeredBefore(hop, p.type, p.seq)) return;
+    const tx = registerTxId(p.requesterRegId, p.timestampMs);
+    const relay = this.relays.get(tx);
+    if (relay !== undefined) {
+      if (!isLinkHop(hop) || relay.downstream !== hop.link) {
+        e.drop('unexpected', from, { type: 'RegisterAck1', tx });
+        return;
+      }
+      e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+      hop.link.forwardedOk++;
+      const up = relay.upstream;
+      e.sendRequest(
+        up,
+        tx,
+        'ACK1',
+        (seq) =>
+          ({
+            ...p,
+            ...e.linkFields(up),
+            requesterEndpoint: isLinkHop(up) ? null : endpointToWire(up.endpoint),
+            seq,
+          }) as RegisterAck1,
+        () => {},
+        () => {},
+      );
+      return;
+    }
+    const a = this.attempts.get(tx);
+    if (a === undefined || a.state !== 'awaitAck1' || a.req === undefined || !sameHop(a.via!, hop)) {
+      e.drop('unexpected', from, { type: 'RegisterAck1', tx });
+      return;
+    }
+    const req = a.req;
+    if (!e.crypto.ed25519Verify(p.responderRegId, registerAck1SignedBytes(req, p), p.responderSignature)) {
+      e.drop('badSignature', from, { type: 'RegisterAck1', tx });
+      e.sendNpack(hop, p.type, p.seq, ResultCode.badSignature);
+      return;
+    }
+    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    const responderHex = hex(p.responderRegId);
+    if (responderHex === a.peer.regIdHex || a.peer.neighbors.has(responderHex)) {
+      this.fail(a, 'alreadyConnected');
+      return;
+    }
+    if (e.seenEphemeralKeys.check(p.responderEphemeralKey, e.now) !== 'new') {
+      this.fail(a, 'badAck1');
+      return;
+    }
+    e.seenEphemeralKeys.seen(p.responderEphemeralKey, e.now);
+    const dh = e.crypto.x25519(a.ephPriv, p.responderEphemeralKey);
+    if (dh === null) {
+      this.fail(a, 'badAck1');
+      return;
+    }
+    const paramsKey = e.crypto.hkdf(
+      dh,
+      e.crypto.sha256(registerAck1KdfTranscript(req, p.responderRegId, p.responderEphemeralKey)),
+      keyLabel.registerAck1Params,
+      32,
+    );
+    const plain = e.crypto.aeadOpen(paramsKey, zeroNonce, p.responderParamsCiphertext, empty);
+    const params = plain === null ? undefined : decodeLinkParams(plain);
+    if (params === undefined || !params.ok) {
+      e.drops.badCiphertext++;
+      this.fail(a, 'badAck1');
+      return;
+    }
+    if (!isLinkHop(hop)) {
+      if (p.requesterEndpoint === null) {
+        this.fail(a, 'badAck1');
+        return;
+      }
+      e.publicEndpoint = endpointFromWire(p.requesterEndpoint);
+    }
+    const myEndpoint = e.publicEndpoint;
+    if (myEndpoint === undefined) {
+      this.fail(a, 'badAck1');
+      return;
+    }
+    const localToken = this.allocateToken();
+    const ack2Key = e.crypto.hkdf(
+      dh,
+      e.crypto.sha256(registerAck2KdfTranscript(req, p)),
+      keyLabel.registerAck2Params,
+      32,
+    );
+    const ciphertext = e.crypto.aeadSeal(
+      ack2Key,
+      zeroNonce,
+      encodeLinkParams({ endpoint: endpointToWire(myEndpoint), linkToken: localToken, natFlags: 0 }),
+      empty,
+    );
+    const unsigned = {
+      requesterRegId: req.requesterRegId,
+      timestampMs: req.timestampMs,
+      requesterParamsCiphertext: ciphertext,
+    };
+    const requesterSignature = e.crypto.ed25519Sign(a.peer.regKey, registerAck2SignedBytes(req, p, unsigned));
+    const ack2: RegisterAck2 = {
+      type: PacketType.RegisterAck2,
+      linkToken: null,
+      linkMac: null,
+      seq: 0,
+      ...unsigned,
+      requesterSignature,
+    };
+    const via = a.via!;
+    e.sendRequest(
+      via,
+      tx,
+      'ACK2',
+      (seq) => ({ ...ack2, ...e.linkFields(via), seq }) as RegisterAck2,
+      () => {},
+      () => {},
+    );
+    // Link keys: both sides derive them from the same transcript.
+    const salt = e.crypto.sha256(registerLinkKdfTranscript(req, p, ack2));
+    const txKey = e.crypto.hkdf(dh, salt, keyLabel.linkKeyRequesterToResponder, 32);
+    const rxKey = e.crypto.hkdf(dh, salt, keyLabel.linkKeyResponderToRequester, 32);
+    e.timers.cancel(a.timer);
+    a.state = 'punching';
+    this.reservedTokens.delete(localToken);
+    const link = new NeighborLink(
+      a.peer.index,
+      'requester',
+      p.responderRegId,
+      responderHex,
+      localToken,
+      params.value.linkToken,
+      txKey,
+      rxKey,
+      endpointFromWire(params.value.endpoint),
+      e.now,
+      e.rng.uint32(),
+      e.config,
+    );
+    link.pendingConfirmation = {
+      signedBytes: registerResponderCfmSignedBytes(req, p, ack2),
+      onConfirmed: (nSig) => this.onConfirmed(a, link, req, p, ack2, nSig),
+    };
+    e.upkeep.startPunching(link, (ok) => {
+      if (!ok) this.fail(a, 'punchTimeout');
+    });
+  }
+
+  /** A's side: N's confirmation signature arrived in a PONG; send CFM along the REGISTER path. */
+  private onConfirmed(
+    a: Attempt,
+    link: NeighborLink,
+    req: RegisterReq,
+    ack1: RegisterAck1,
+    ack2: RegisterAck2,
+    nSig: Uint8Array,
+  ): void {
+    const e = this.e;
+    const requesterConfirmationSignature = e.crypto.ed25519Sign(
+      a.peer.regKey,
+      registerRequesterCfmSignedBytes(req, ack1, ack2, nSig),
+    );
+    link.confirmed = true;
+    const via = a.via!;
+    if (!isLinkHop(via) || via.link.state !== 'closing') {
+      e.sendRequest(
+        via,
+        a.tx,
+        'CFM',
+        (seq) =>
+          ({
+            type: PacketType.RegisterCfm,
+            ...e.linkFields(via),
+            requesterRegId: req.requesterRegId,
+            timestampMs: req.timestampMs,
+            responderConfirmationSignature: nSig,
+            requesterConfirmationSignature,
+            seq,
+          }) as RegisterCfm,
+        () => {},
+        () => {},
+      );
+    }
+    if (a.state === 'punching') {
+      a.state = 'done';
+      this.finish(a);
+      const elapsed = e.now - a.startedMs;
+      if (elapsed > 5_000) {
+        e.record(AttentionLevel.lightPain, a.peer.name, 'slow registration', () => ({
+          tx: a.tx,
+          elapsedMs: elapsed,
+        }));
+      }
+      if (a.peer.registeredAtMs < 0) {
+        a.peer.registeredAtMs = e.now;
+        e.emit({ type: 'registered', peer: a.peer.name, elapsedMs: elapsed });
+      }
+    }
+  }
+
+  // ============================================================ ACK2 and CFM (towards N)
+
+  onAck2(hop: Hop, p: RegisterAck2): void {
+    const e = this.e;
+    if (e.answeredBefore(hop, p.type, p.seq)) return;
+    const tx = registerTxId(p.requesterRegId, p.timestampMs);
+    const relay = this.relays.get(tx);
+    if (relay !== undefined && sameHop(relay.upstream, hop) && relay.downstream !== undefined) {
+      e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+      const down = { link: relay.downstream };
+      e.sendRequest(
+        down,
+        tx,
+        'ACK2',
+        (seq) => ({ ...p, ...e.linkFields(down), seq }) as RegisterAck2,
+        () => {},
+        () => {},
+      );
+      return;
+    }
+    const acc = this.accepting.get(tx);
+    if (acc === undefined || acc.state !== 'awaitAck2' || !sameHop(acc.upstream, hop)) {
+      e.drop('unexpected', hopEndpoint(hop), { type: 'RegisterAck2', tx });
+      return;
+    }
+    if (
+      !e.crypto.ed25519Verify(
+        p.requesterRegId,
+        registerAck2SignedBytes(acc.req, acc.ack1, p),
+        p.requesterSignature,
+      )
+    ) {
+      e.drop('badSignature', hopEndpoint(hop), { type: 'RegisterAck2', tx });
+      e.sendNpack(hop, p.type, p.seq, ResultCode.badSignature);
+      return;
+    }
+    const key = e.crypto.hkdf(
+      acc.dh,
+      e.crypto.sha256(registerAck2KdfTranscript(acc.req, acc.ack1)),
+      keyLabel.registerAck2Params,
+      32,
+    );
+    const plain = e.crypto.aeadOpen(key, zeroNonce, p.requesterParamsCiphertext, empty);
+    const params = plain === null ? undefined : decodeLinkParams(plain);
+    if (params === undefined || !params.ok) {
+      e.drops.badCiphertext++;
+      e.sendNpack(hop, p.type, p.seq, ResultCode.declined);
+      this.dropAccepting(acc, 'undecryptable ACK2');
+      return;
+    }
+    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    const requesterHex = hex(p.requesterRegId);
+    if (acc.peer.neighbors.has(requesterHex)) {
+      this.dropAccepting(acc, 'already a neighbour');
+      return;
+    }
+    const salt = e.crypto.sha256(registerLinkKdfTranscript(acc.req, acc.ack1, p));
+    const rxKey = e.crypto.hkdf(acc.dh, salt, keyLabel.linkKeyRequesterToResponder, 32);
+    const txKey = e.crypto.hkdf(acc.dh, salt, keyLabel.linkKeyResponderToRequester, 32);
+    this.reservedTokens.delete(acc.localToken);
+    const link = new NeighborLink(
+      acc.peer.index,
+      'responder',
+      p.requesterRegId,
+      requesterHex,
+      acc.localToken,
+      params.value.linkToken,
+      txKey,
+      rxKey,
+      endpointFromWire(params.value.endpoint),
+      e.now,
+      e.rng.uint32(),
+      e.config,
+    );
+    link.responderConfirmationSignature = e.crypto.ed25519Sign(
+      acc.peer.regKey,
+      registerResponderCfmSignedBytes(acc.req, acc.ack1, p),
+    );
+    acc.ack2 = p;
+    acc.link = link;
+    acc.state = 'awaitCfm';
+    e.timers.cancel(acc.timer);
+    acc.timer = e.timers.schedule(e.now + e.config.cfmTimeoutMs + e.config.requestExpiryMs, () => {
+      if (acc.state === 'awaitCfm') this.dropAccepting(acc, 'no CFM');
+    });
+    e.upkeep.startPunching(link, () => {});
+  }
+
+  onCfm(hop: Hop, p: RegisterCfm): void {
+    const e = this.e;
+    if (e.answeredBefore(hop, p.type, p.seq)) return;
+    const tx = registerTxId(p.requesterRegId, p.timestampMs);
+    const relay = this.relays.get(tx);
+    if (relay !== undefined && sameHop(relay.upstream, hop) && relay.downstream !== undefined) {
+      e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+      const down = { link: relay.downstream };
+      e.sendRequest(
+        down,
+        tx,
+        'CFM',
+        (seq) => ({ ...p, ...e.linkFields(down), seq }) as RegisterCfm,
+        () => {},
+        () => {},
+      );
+      this.dropRelay(relay);
+      return;
+    }
+    const acc = this.accepting.get(tx);
+    if (acc === undefined || acc.state !== 'awaitCfm' || acc.link === undefined || acc.ack2 === undefined) {
+      e.drop('unexpected', hopEndpoint(hop), { type: 'RegisterCfm', tx });
+      return;
+    }
+    const link = acc.link;
+    const ok =
+      link.responderConfirmationSignature !== null &&
+      e.crypto.constantTimeEqual(p.responderConfirmationSignature, link.responderConfirmationSignature) &&
+      e.crypto.ed25519Verify(
+        p.requesterRegId,
+        registerRequesterCfmSignedBytes(acc.req, acc.ack1, acc.ack2, p.responderConfirmationSignature),
+        p.requesterConfirmationSignature,
+      );
+    if (!ok) {
+      e.drop('badSignature', hopEndpoint(hop), { type: 'RegisterCfm', tx });
+      e.sendNpack(hop, p.type, p.seq, ResultCode.badSignature);
+      return;
+    }
+    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    link.confirmed = true;
+    this.accepting.delete(tx);
+    e.timers.cancel(acc.timer);
+    e.record(AttentionLevel.higherLevelDetail, acc.peer.name, 'REGISTER confirmed', () => ({ tx }));
+  }
+}
+
+function sameHop(a: Hop, b: Hop): boolean {
+  if (isLinkHop(a)) return isLinkHop(b) && a.link === b.link;
+  return !isLinkHop(b) && a.endpoint.address === b.endpoint.address && a.endpoint.port === b.endpoint.port;
+}
+
+// ---- small helpers
+
+import { pointOfRegId } from '../id/geometry.js';
+import { encodeDatagram } from '../wire/index.js';
+
+const pointCache = new Map<string, Uint32Array>();
+const pointCacheEntriesMax = 4096;
+
+/** Point of a regID, memoised (requests carry the same regIDs many times). */
+export function pointOfRegIdCached(regId: Uint8Array): Uint32Array {
+  const k = hex(regId);
+  let p = pointCache.get(k);
+  if (p === undefined) {
+    if (pointCache.size >= pointCacheEntriesMax) pointCache.clear();
+    p = pointOfRegId(regId);
+    pointCache.set(k, p);
+  }
+  return p;
+}
+
+function squaredDistance(a: Uint32Array, b: Uint32Array): number {
+  let s = 0;
+  for (let i = 0; i < dimensions; i++) {
+    const d = ((b[i]! - a[i]!) | 0) / 0x1_0000_0000;
+    s += d * d;
+  }
+  return s;
+}
+
+/** Whether `point` lies in `direction` (int8 components) as seen from `from`. */
+function inDirection(from: Uint32Array, point: Uint32Array, direction: Int8Array): boolean {
+  let dot = 0;
+  for (let i = 0; i < dimensions; i++) dot += ((point[i]! - from[i]!) | 0) * direction[i]!;
+  return dot > 0;
+}
+
+function encodeNatTestReq(requestId: number): Uint8Array {
+  return encodeDatagram({ type: PacketType.NatTestReq, requestId, padding: new Uint8Array(16) });
+}
+
+function encodeNatTestResp(requestId: number, from: Endpoint): Uint8Array {
+  return encodeDatagram({ type: PacketType.NatTestResp, requestId, requesterEndpoint: endpointToWire(from) });
+}
+
+function encodePow1Request(p: Pow1Request): Uint8Array {
+  return encodeDatagram(p);
+}
+
+function encodePow1Response(requestId: number, challenge: Uint8Array): Uint8Array {
+  return encodeDatagram({
+    type: PacketType.Pow1Response,
+    requestId,
+    status: Pow1Status.ok,
+    pow2Challenge: challenge,
+  });
+}
