@@ -84,8 +84,9 @@ export class SimDrpNode {
     return this.transport!.local;
   }
 
-  addLocalPeer(name: string, entryPeers: readonly Endpoint[]): LocalPeer {
-    const p = this.engine.addLocalPeer(name, entryPeers);
+  addLocalPeer(name: string, entryPeers: readonly Endpoint[], regKeySeed?: Uint8Array): LocalPeer {
+    const key = regKeySeed === undefined ? undefined : this.engine.crypto.ed25519FromSeed(regKeySeed);
+    const p = this.engine.addLocalPeer(name, entryPeers, key);
     this.flush();
     return p;
   }

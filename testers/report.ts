@@ -1,0 +1,113 @@
+/**
+ * What every tester reports: delivery, delay and hop statistics, neighbour counts, pains by level,
+ * the seed and the exact command that replays the run. Printed as a table; written as JSON under
+ * `reports/`; with `--json` the same object is the last line of output.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AttentionLevel, levelName } from '../src/vision/attention.js';
+import type { VisionChannel } from '../src/vision/channel.js';
+import type { VisionRecord } from '../src/vision/record.js';
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function sortedCopy(xs: readonly number[]): number[] {
+  return [...xs].sort((a, b) => a - b);
+}
+
+export interface TesterReport {
+  readonly tester: number;
+  readonly transport: 'sim' | 'udp';
+  readonly seed: string;
+  readonly replay: string;
+  readonly peers: number;
+  readonly invitesSent: number;
+  readonly invitesDelivered: number;
+  readonly deliveredRatio: number;
+  readonly delayMsP50: number;
+  readonly delayMsP99: number;
+  readonly hopsP50: number;
+  readonly hopsP99: number;
+  readonly hopsMax: number;
+  readonly neighborsMin: number;
+  readonly neighborsMean: number;
+  readonly neighborsMax: number;
+  readonly painsByLevel: Record<string, number>;
+  readonly wallSeconds: number;
+  readonly simulatedSeconds?: number;
+  readonly eventHash?: string;
+  readonly failures: readonly string[];
+  readonly [extra: string]: unknown;
+}
+
+/** Pains counted by the vision channel, by level name. */
+export function painsByLevel(vision: VisionChannel): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let l = AttentionLevel.guiPain; l <= AttentionLevel.death; l++) {
+    out[levelName(l as AttentionLevel)] = vision.painCount(undefined, l as AttentionLevel);
+  }
+  return out;
+}
+
+export function summaryTable(r: TesterReport): string {
+  const rows: [string, string][] = [
+    ['transport / seed', `${r.transport} / ${r.seed}`],
+    ['peers', String(r.peers)],
+    [
+      'INVITEs delivered',
+      `${r.invitesDelivered} / ${r.invitesSent} (${(100 * r.deliveredRatio).toFixed(2)}%)`,
+    ],
+    ['delay p50 / p99', `${r.delayMsP50} / ${r.delayMsP99} ms`],
+    ['hops p50 / p99 / max', `${r.hopsP50} / ${r.hopsP99} / ${r.hopsMax}`],
+    ['neighbours min / mean / max', `${r.neighborsMin} / ${r.neighborsMean.toFixed(1)} / ${r.neighborsMax}`],
+    [
+      'pains by level',
+      Object.entries(r.painsByLevel)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
+  ];
+  if (r.simulatedSeconds !== undefined)
+    rows.push(['simulated / wall', `${r.simulatedSeconds} s / ${r.wallSeconds.toFixed(1)} s`]);
+  else rows.push(['wall', `${r.wallSeconds.toFixed(1)} s`]);
+  if (r.eventHash !== undefined) rows.push(['event hash', r.eventHash]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+/** Writes the report as JSON under `dir` (created); returns the path. */
+export function writeReport(r: TesterReport, dir = 'reports'): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `tester${r.tester}-${r.transport}-${r.seed}.json`);
+  writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
+  return path;
+}
+
+/**
+ * The route of a failed INVITE as text: one line per hop decision recorded with one of its
+ * transaction ids (the records every hop emits at detail level).
+ */
+export function renderRoute(records: readonly VisionRecord[], txIds: readonly string[]): string {
+  const lines: string[] = [];
+  for (const tx of txIds) {
+    const hops = records.filter((r) => r.attributes?.tx === tx).sort((a, b) => a.timeMs - b.timeMs);
+    lines.push(`  attempt ${tx}:`);
+    if (hops.length === 0) lines.push('    (no hop records: raise the vision threshold to detail)');
+    for (const h of hops) {
+      const a = h.attributes ?? {};
+      lines.push(
+        `    t=${h.timeMs} ${h.peer.padEnd(8)} dist=${String(a.distance ?? '?').padEnd(8)} → ${String(
+          a.chosen === '' ? '(none)' : (a.chosen ?? '?'),
+        ).slice(
+          0,
+          8,
+        )} dist=${String(a.chosenDistance ?? '?').padEnd(8)} hops left=${String(a.hopsRemaining ?? '?')} ${h.message}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
