@@ -58,6 +58,10 @@ export class NeighborLink {
   } | null = null;
   /** Deadline by which a punching link must come up, or a responder's link must be confirmed. */
   setupDeadlineMs = 0;
+  /** Called once when a punching link comes up (true) or is abandoned (false). */
+  setupDone: ((ok: boolean) => void) | undefined;
+  /** Why the link was closed, once it is. */
+  closeReason = '';
 
   constructor(
     /** Index of the local registration this link belongs to. */

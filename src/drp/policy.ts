@@ -124,6 +124,50 @@ export function sectorTowardsFast(
   return best;
 }
 
+/**
+ * Both sectors of a pair at once: the sector at a of the direction a → b in the low 4 bits, the sector
+ * at b of b → a in the next 4 — equal to two `sectorTowardsFast` calls. The vector b → a is the exact
+ * negation of a → b (so its dot products are the exact negations, and its sector is the argmin), except
+ * when an axis differs by exactly half a ring, where the ring has no negation; that case takes the two
+ * calls.
+ */
+export function sectorPair(
+  coordsA: Uint32Array,
+  offsetA: number,
+  coordsB: Uint32Array,
+  offsetB: number,
+): number {
+  let suffix = 0;
+  let best = 8;
+  let bestDot = Number.NEGATIVE_INFINITY;
+  let worst = 8;
+  let worstDot = Number.POSITIVE_INFINITY;
+  for (let i = dimensions; i >= 0; i--) {
+    let wi = 0;
+    if (i >= 1) {
+      const diff = (coordsB[offsetB + i - 1]! - coordsA[offsetA + i - 1]!) | 0;
+      if (diff === -0x8000_0000) {
+        return (
+          sectorTowardsFast(coordsA, offsetA, coordsB, offsetB) |
+          (sectorTowardsFast(coordsB, offsetB, coordsA, offsetA) << 4)
+        );
+      }
+      wi = diff * helmert[i - 1]!;
+    }
+    const dot = suffix - i * wi;
+    if (dot >= bestDot) {
+      bestDot = dot;
+      best = i;
+    }
+    if (dot <= worstDot) {
+      worstDot = dot;
+      worst = i;
+    }
+    suffix += wi;
+  }
+  return best | (worst << 4);
+}
+
 /** Whether `peer` holds a link to `other`. */
 export function isLinked(view: PeerView, peer: number, other: number): boolean {
   const base = peer * view.slotStride;
@@ -211,6 +255,7 @@ export function registerStep(
   // so sectors (the costly part of a link value) are computed only for the few that can.
   const dist = distanceScratch;
   let nearest = Number.POSITIVE_INFINITY;
+  let nearestPeer = -1;
   let linked = false;
   for (let j = 0; j < deg; j++) {
     const n = view.slots[base + j]! & slotPeerMask;
@@ -221,9 +266,17 @@ export function registerStep(
     if (mark[n] === epoch) continue;
     const d = Math.sqrt(distanceSquaredToPoint(view.coords, n, target, targetOffset));
     dist[j] = d;
-    if (d < nearest) nearest = d;
+    if (d < nearest) {
+      nearest = d;
+      nearestPeer = n;
+    }
   }
-  const bound = -nearest;
+  // The nearest candidate's full value is achieved by some candidate, so any candidate whose value
+  // cannot reach it (−d + 2·bonus below it) is skipped without changing the slot-order argmax.
+  const bound =
+    nearestPeer < 0
+      ? Number.NEGATIVE_INFINITY
+      : -nearest + sectorBonusOf(view, nearestPeer, target, targetOffset, requesterBusy, bonus);
   let best = -1;
   let bestValue = Number.NEGATIVE_INFINITY;
   for (let j = 0; j < deg; j++) {

@@ -69,6 +69,9 @@ import type { RegistrationFailure } from './types.js';
 const zeroNonce = new Uint8Array(12);
 const empty = new Uint8Array(0);
 const natTestRetryMs = 500;
+/** Close reasons that end a registration as `alreadyConnected` rather than as a failure. */
+const crossingRegistration = 'crossing registration';
+const ack2Declined = 'ACK2 declined';
 const natTestExpiryMs = 5_000;
 
 export type RegisterPurpose = 'entry' | 'extension' | 'gap';
@@ -221,12 +224,21 @@ export class RegisterRole {
     a.state = 'failed';
     this.finish(a);
     const e = this.e;
-    e.record(AttentionLevel.lightPain, a.peer.name, `registration failed: ${reason}`, () => ({
-      tx: a.tx,
-      purpose: a.purpose,
-      reason,
-      elapsedMs: e.now - a.startedMs,
-    }));
+    e.upkeep.noteFailure(a.peer.index);
+    // A walk that finds no acceptor, or a peer that became a neighbour meanwhile, is the normal end of
+    // some extensions in a dense neighbourhood; the other reasons are failures of the protocol or network.
+    const benign = reason === 'alreadyConnected' || (reason === 'rejected' && a.purpose !== 'entry');
+    e.record(
+      benign ? AttentionLevel.needsAttention : AttentionLevel.lightPain,
+      a.peer.name,
+      `registration failed: ${reason}`,
+      () => ({
+        tx: a.tx,
+        purpose: a.purpose,
+        reason,
+        elapsedMs: e.now - a.startedMs,
+      }),
+    );
     e.emit({ type: 'registrationFailed', peer: a.peer.name, reason });
   }
 
@@ -609,18 +621,48 @@ export class RegisterRole {
     }
     if (p.hopsRemaining <= 1) return selfEligible ? 'accept' : 'none';
     const slotsMax = selfEligible ? e.config.neighborsHardMax : 0;
-    const next = registerStep(
-      view,
-      0,
-      -1,
-      target,
-      0,
-      p.busySectors,
-      routingPolicyDefault.sectorBonus,
-      view.mark,
-      epoch,
-      slotsMax,
-    );
+    const step = (ep: number): number =>
+      registerStep(
+        view,
+        0,
+        -1,
+        target,
+        0,
+        p.busySectors,
+        routingPolicyDefault.sectorBonus,
+        view.mark,
+        ep,
+        slotsMax,
+      );
+    // First pass: skip neighbours that advertise the requester among their own neighbours — they cannot
+    // accept, and near the requester a walk through them only circles. If that leaves nothing, walk on
+    // through them.
+    const passOne = view.nextEpoch();
+    let skipped = 0;
+    for (let i = 1; i < view.links.length; i++) {
+      const excluded = view.mark[i] === epoch;
+      if (excluded || advertises(view.links[i]!, target)) {
+        view.mark[i] = passOne;
+        if (!excluded) skipped++;
+      }
+    }
+    let next = step(passOne);
+    if (next === registerNoRoute && skipped > 0) {
+      // Second pass: the original exclusions only (the first pass overwrote them in a new epoch).
+      const second = view.nextEpoch();
+      for (let i = 1; i < view.links.length; i++) {
+        const l = view.links[i]!;
+        if (
+          relay.tried.has(l) ||
+          l.flooding(e.now) ||
+          (l.remoteRegIdHex === requesterHex && !allowSame) ||
+          (p.directionVector !== null && !inDirection(target, l.remotePoint, p.directionVector))
+        ) {
+          view.mark[i] = second;
+        }
+      }
+      next = step(second);
+    }
     if (next === registerAcceptHere) return 'accept';
     if (next === registerNoRoute) return 'none';
     return view.links[next]!;
@@ -803,7 +845,7 @@ export class RegisterRole {
     this.reservedTokens.delete(acc.localToken);
     e.timers.cancel(acc.timer);
     e.record(
-      AttentionLevel.lightPain,
+      why === 'already a neighbour' ? AttentionLevel.needsAttention : AttentionLevel.lightPain,
       acc.peer.name,
       `failed neighbour addition (responder): ${why}`,
       () => ({
@@ -924,12 +966,17 @@ export class RegisterRole {
       requesterSignature,
     };
     const via = a.via!;
+    let link: NeighborLink | undefined;
     e.sendRequest(
       via,
       tx,
       'ACK2',
       (seq) => ({ ...ack2, ...e.linkFields(via), seq }) as RegisterAck2,
-      () => {},
+      (code) => {
+        // N declines when a link between us came up meanwhile through another transaction.
+        if (code === ResultCode.accepted || link === undefined || link.state !== 'punching') return;
+        e.upkeep.closeLink(link, ack2Declined, false);
+      },
       () => {},
     );
     // Link keys: both sides derive them from the same transcript.
@@ -939,7 +986,7 @@ export class RegisterRole {
     e.timers.cancel(a.timer);
     a.state = 'punching';
     this.reservedTokens.delete(localToken);
-    const link = new NeighborLink(
+    link = new NeighborLink(
       a.peer.index,
       'requester',
       p.responderRegId,
@@ -953,12 +1000,18 @@ export class RegisterRole {
       e.rng.uint32(),
       e.config,
     );
+    const newLink = link;
     link.pendingConfirmation = {
       signedBytes: registerResponderCfmSignedBytes(req, p, ack2),
-      onConfirmed: (nSig) => this.onConfirmed(a, link, req, p, ack2, nSig),
+      onConfirmed: (nSig) => this.onConfirmed(a, newLink, req, p, ack2, nSig),
     };
     e.upkeep.startPunching(link, (ok) => {
-      if (!ok) this.fail(a, 'punchTimeout');
+      if (ok) return;
+      const why = newLink.closeReason;
+      this.fail(
+        a,
+        why === crossingRegistration || why === ack2Declined ? 'alreadyConnected' : 'punchTimeout',
+      );
     });
   }
 
@@ -1064,12 +1117,23 @@ export class RegisterRole {
       this.dropAccepting(acc, 'undecryptable ACK2');
       return;
     }
-    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
     const requesterHex = hex(p.requesterRegId);
-    if (acc.peer.neighbors.has(requesterHex)) {
-      this.dropAccepting(acc, 'already a neighbour');
-      return;
+    const existing = acc.peer.neighbors.get(requesterHex);
+    if (existing !== undefined) {
+      // Two registrations crossed (each side reached the other) or one duplicated a link. Exactly one
+      // survives on both sides: an established link, else the one whose requester has the lower regID.
+      const crossingWins =
+        existing.state === 'punching' &&
+        existing.role === 'requester' &&
+        compareBytes(p.requesterRegId, acc.peer.regId) < 0;
+      if (!crossingWins) {
+        e.sendNpack(hop, p.type, p.seq, ResultCode.declined);
+        this.dropAccepting(acc, 'already a neighbour');
+        return;
+      }
+      e.upkeep.closeLink(existing, crossingRegistration, false);
     }
+    e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
     const salt = e.crypto.sha256(registerLinkKdfTranscript(acc.req, acc.ack1, p));
     const rxKey = e.crypto.hkdf(acc.dh, salt, keyLabel.linkKeyRequesterToResponder, 32);
     const txKey = e.crypto.hkdf(acc.dh, salt, keyLabel.linkKeyResponderToRequester, 32);
@@ -1148,6 +1212,13 @@ export class RegisterRole {
   }
 }
 
+/** Lexicographic order of byte strings. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 function sameHop(a: Hop, b: Hop): boolean {
   if (isLinkHop(a)) return isLinkHop(b) && a.link === b.link;
   return !isLinkHop(b) && a.endpoint.address === b.endpoint.address && a.endpoint.port === b.endpoint.port;
@@ -1180,6 +1251,14 @@ function squaredDistance(a: Uint32Array, b: Uint32Array): number {
     s += d * d;
   }
   return s;
+}
+
+/** Whether `link`'s remote advertised a neighbour at `point`. */
+function advertises(link: NeighborLink, point: Uint32Array): boolean {
+  for (const q of link.remoteNeighbourPoints) {
+    if (q[0] === point[0] && q[1] === point[1] && q[2] === point[2] && q[3] === point[3]) return true;
+  }
+  return false;
 }
 
 /** Whether `point` lies in `direction` (int8 components) as seen from `from`. */

@@ -177,12 +177,10 @@ export class Upkeep {
     e.links.set(link.localToken, link);
     peer.neighbors.set(link.remoteRegIdHex, link);
     link.setupDeadlineMs = e.now + e.config.initialPingExpiryMs;
+    link.setupDone = done;
     let interval = e.config.initialPingFirstMs;
     const punch = (): void => {
-      if (link.state !== 'punching') {
-        done(link.state === 'up');
-        return;
-      }
+      if (link.state !== 'punching') return;
       if (e.now >= link.setupDeadlineMs) {
         e.record(
           AttentionLevel.lightPain,
@@ -195,7 +193,6 @@ export class Upkeep {
           }),
         );
         this.closeLink(link, 'hole punching timed out', false);
-        done(false);
         return;
       }
       this.sendPing(link);
@@ -306,6 +303,9 @@ export class Upkeep {
     const e = this.e;
     if (link.state !== 'punching') return;
     link.state = 'up';
+    const done = link.setupDone;
+    link.setupDone = undefined;
+    done?.(true);
     link.upSinceMs = e.now;
     link.lastPongMs = e.now;
     peer.version++;
@@ -376,6 +376,9 @@ export class Upkeep {
     if (link.state === 'closing') return;
     const wasUp = link.state === 'up';
     link.state = 'closing';
+    link.closeReason = why;
+    const setupDone = link.setupDone;
+    link.setupDone = undefined;
     link.pendingConfirmation = null;
     e.timers.cancel(link.timer);
     const peer = this.peerOf(link);
@@ -405,6 +408,7 @@ export class Upkeep {
     if (wasUp) {
       e.emit({ type: 'neighborDown', peer: peer.name, remoteRegId: link.remoteRegId, reason: why });
     }
+    setupDone?.(false);
   }
 }
 
