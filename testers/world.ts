@@ -61,6 +61,11 @@ export interface World {
   onEvent(listener: EventListener): void;
   /** Advances time by `ms` (simulator) or waits `ms` (UDP). */
   runFor(ms: number): Promise<void>;
+  /**
+   * Runs `fn` after `delayMs`: a kernel event on the simulator (so a scripted scenario is part of the
+   * deterministic run), a timer on UDP.
+   */
+  schedule(delayMs: number, fn: () => void): void;
   /** Runs until `pred()` or `maxMs` elapsed, checking every `stepMs`. Returns whether `pred` held. */
   runUntil(pred: () => boolean, maxMs: number, stepMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -90,6 +95,7 @@ export class SimWorld implements World {
   constructor(opts: SimWorldOptions) {
     this.seed = opts.seed;
     this.kernel = new Kernel({ seed: opts.seed });
+    this.kScript = this.kernel.kind('tester.script');
     this.network = new SimNetwork(this.kernel, {
       latencyMs: { local: { local: opts.latencyMs ?? 50 } },
       ...(opts.link !== undefined ? { link: opts.link } : {}),
@@ -110,6 +116,11 @@ export class SimWorld implements World {
   }
 
   async addNode(spec: NodeSpec): Promise<TesterNode> {
+    return this.addNodeNow(spec);
+  }
+
+  /** `addNode` without a promise: on the simulator a node is ready at once (no socket to bind). */
+  addNodeNow(spec: NodeSpec): TesterNode {
     const isEntry = spec.port !== undefined && spec.nat === undefined;
     const host = isEntry
       ? this.network.addHost({ kind: 'server' })
@@ -153,6 +164,12 @@ export class SimWorld implements World {
   async runFor(ms: number): Promise<void> {
     this.kernel.runFor(ms);
   }
+
+  schedule(delayMs: number, fn: () => void): void {
+    this.kernel.after(Math.max(0, Math.round(delayMs)), this.kScript, -1, 0, fn);
+  }
+
+  private readonly kScript: number = 0;
 
   async runUntil(pred: () => boolean, maxMs: number, stepMs = 100): Promise<boolean> {
     const end = this.kernel.now() + maxMs;
@@ -238,6 +255,17 @@ export class UdpWorld implements World {
     await sleep(ms);
   }
 
+  schedule(delayMs: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fn();
+    }, delayMs);
+    this.timers.add(t);
+  }
+
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
   async runUntil(pred: () => boolean, maxMs: number, stepMs = 50): Promise<boolean> {
     const end = Date.now() + maxMs;
     while (!pred()) {
@@ -248,6 +276,8 @@ export class UdpWorld implements World {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
     for (const n of this.nodes) if (!n.stopped) await n.stop();
     await this.solver.close();
   }

@@ -1,0 +1,320 @@
+/**
+ * DRP Tester 3: the soak test. Entry peers form a backbone; users join and stay; temporary peers join
+ * and leave (churn); users keep INVITEing random online peers while the network is lossy and jittery.
+ *
+ * The whole scenario is a script of scheduled actions (`world.schedule`), so on the simulator it is part
+ * of the deterministic run: the same seed replays it event for event, and `--check-determinism` can step
+ * two copies in lockstep. Delivery is measured after the warm-up over INVITEs whose callee stayed online
+ * until the INVITE ended. The run stops early after `failuresMax` failed INVITEs (a broken network, not
+ * a flaky one). A failed INVITE is a strong pain whose route is rebuilt from the hop records.
+ */
+
+import { checkDeterminism, type DeterminismResult } from '../sim/kernel/determinism.js';
+import type { DrpConfig } from '../src/drp/config.js';
+import { AttentionLevel } from '../src/vision/attention.js';
+import type { VisionRecord } from '../src/vision/record.js';
+import { InviteCampaign, type InviteOutcome } from './invites.js';
+import { painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
+import { entryPeerConfig } from './tester2.js';
+import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
+
+export interface Tester3Options {
+  readonly transport: 'sim' | 'udp';
+  readonly seed: string;
+  readonly entryPeers: number;
+  readonly users: number;
+  readonly tempPeers: number;
+  /** Minutes of the measured phase (after warm-up). */
+  readonly minutes: number;
+  readonly warmupMs: number;
+  /** One churn step (a temporary peer joins or leaves) every this many ms. */
+  readonly churnPeriodMs: number;
+  /** INVITEs per second over the whole network. */
+  readonly invitesPerSec: number;
+  readonly lossRate: number;
+  /** Simulator: base one-way latency and mean exponential jitter (ms). */
+  readonly latencyMs: number;
+  readonly jitterMeanMs: number;
+  readonly failuresMax: number;
+  readonly config?: Partial<DrpConfig>;
+  readonly onProgress?: (text: string) => void;
+}
+
+export const tester3Defaults = {
+  entryPeers: 8,
+  users: 100,
+  tempPeers: 20,
+  minutes: 5,
+  warmupMs: 90_000,
+  churnPeriodMs: 10_000,
+  invitesPerSec: 2,
+  lossRate: 0.02,
+  latencyMs: 30,
+  jitterMeanMs: 20,
+  failuresMax: 100,
+};
+
+const natMix = ['open', 'fullCone', 'restricted', 'portRestricted'] as const;
+
+export interface Tester3Run {
+  readonly world: World;
+  readonly campaign: InviteCampaign;
+  readonly endAtMs: number;
+  report(wallSeconds: number, determinism?: DeterminismResult): TesterReport;
+  stoppedEarly(): boolean;
+}
+
+function makeWorld(opts: Tester3Options): World {
+  return opts.transport === 'sim'
+    ? new SimWorld({
+        seed: opts.seed,
+        latencyMs: opts.latencyMs,
+        link: { lossRate: opts.lossRate, jitterMeanMs: opts.jitterMeanMs },
+        visionThreshold: AttentionLevel.higherLevelDetail,
+      })
+    : new UdpWorld({ seed: opts.seed });
+}
+
+/** Sets up the scenario as scheduled actions; nothing runs until the world runs. */
+export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
+  world.vision.setThreshold('drp', AttentionLevel.detail);
+  const routeRecords: VisionRecord[] = [];
+  world.vision.onRecord((r) => {
+    const tx = r.attributes?.tx;
+    if (typeof tx === 'string' && tx.startsWith('I') && routeRecords.length < 200_000) routeRecords.push(r);
+  });
+  const campaign = new InviteCampaign(world);
+  const eps: TesterNode[] = [];
+  const users: TesterNode[] = [];
+  const temps: (TesterNode | undefined)[] = new Array(opts.tempPeers).fill(undefined);
+  /** When each callee went offline (temporary peers that left). */
+  const offlineAt = new Map<string, number>();
+  const rng = world instanceof SimWorld ? world.kernel.rng.fork('tester3/script') : undefined;
+  const pick = (n: number): number => (rng !== undefined ? rng.int(n) : Math.floor(Math.random() * n));
+  const answer = (): Uint8Array => new TextEncoder().encode('ok');
+  const start = world.now();
+  const epSpacingMs = 300;
+  const userSpacingMs = 200;
+  const usersStartMs = opts.entryPeers * epSpacingMs + 3_000;
+  const measureFromMs = usersStartMs + opts.users * userSpacingMs + opts.warmupMs;
+  const endAtMs = start + measureFromMs + Math.round(opts.minutes * 60_000);
+  let tempSerial = 0;
+  let failuresSeen = 0;
+  let stopped = false;
+  const config = opts.config ?? {};
+
+  // On the simulator nodes are created inside the kernel event (a promise would resolve only after the
+  // synchronous run); on UDP the socket bind completes later.
+  const add = (spec: Parameters<World['addNode']>[0], into: (n: TesterNode) => void): void => {
+    if (world instanceof SimWorld) into(world.addNodeNow(spec));
+    else void world.addNode(spec).then(into);
+  };
+  for (let i = 0; i < opts.entryPeers; i++) {
+    world.schedule(i * epSpacingMs, () =>
+      add(
+        {
+          name: `EP${i}`,
+          port: world.transport === 'sim' ? 12000 + i : 0,
+          entryPeers: eps.map((e) => e.endpoint),
+          register: i > 0,
+          config: { ...config, ...entryPeerConfig },
+        },
+        (n) => eps.push(n),
+      ),
+    );
+  }
+  for (let i = 0; i < opts.users; i++) {
+    world.schedule(usersStartMs + i * userSpacingMs, () =>
+      add(
+        {
+          name: `U${i}`,
+          ...(world.transport === 'sim' ? { nat: natMix[i % natMix.length]! } : {}),
+          entryPeers: eps.map((e) => e.endpoint),
+          register: true,
+          onInvite: answer,
+          config,
+        },
+        (n) => users.push(n),
+      ),
+    );
+  }
+  // Churn: each step, a free slot gets a new temporary peer, or a random one leaves.
+  const churn = (): void => {
+    if (stopped || world.now() >= endAtMs) return;
+    const free = temps.findIndex((t) => t === undefined);
+    const live = temps.map((t, i) => (t !== undefined ? i : -1)).filter((i) => i >= 0);
+    if (free >= 0 && (live.length === 0 || pick(2) === 0)) {
+      const name = `T${tempSerial++}`;
+      temps[free] = undefined;
+      add(
+        {
+          name,
+          ...(world.transport === 'sim' ? { nat: natMix[tempSerial % natMix.length]! } : {}),
+          entryPeers: eps.map((e) => e.endpoint),
+          register: true,
+          onInvite: answer,
+          config,
+        },
+        (n) => {
+          temps[free] = n;
+        },
+      );
+    } else if (live.length > 0) {
+      const i = live[pick(live.length)]!;
+      const t = temps[i]!;
+      temps[i] = undefined;
+      offlineAt.set(t.name, world.now());
+      void t.stop();
+    }
+    world.schedule(opts.churnPeriodMs, churn);
+  };
+  world.schedule(usersStartMs, churn);
+
+  // INVITEs: from a random user to a random other registered peer that is online now.
+  const gapMs = 1000 / opts.invitesPerSec;
+  const invite = (): void => {
+    if (stopped || world.now() >= endAtMs) return;
+    const callees = [...users, ...temps.filter((t): t is TesterNode => t !== undefined)].filter(
+      (n) => !n.stopped && (n.peer?.usableLinks().length ?? 0) > 0,
+    );
+    const callers = users.filter((u) => (u.peer?.usableLinks().length ?? 0) > 0);
+    if (callers.length > 0 && callees.length > 1) {
+      const a = callers[pick(callers.length)]!;
+      let b = callees[pick(callees.length)]!;
+      if (b === a) b = callees[(callees.indexOf(b) + 1) % callees.length]!;
+      campaign.send(a, b);
+    }
+    failuresSeen = campaign.outcomes.filter((o) => o.failure !== undefined && measured(o)).length;
+    if (failuresSeen >= opts.failuresMax) {
+      stopped = true;
+      world.vision.emit({
+        timeMs: world.now(),
+        peer: 'tester3',
+        module: 'tester',
+        level: AttentionLevel.strongPain,
+        message: `${failuresSeen} INVITEs failed: stopping the test`,
+      });
+      return;
+    }
+    world.schedule(gapMs, invite);
+  };
+  world.schedule(measureFromMs, invite);
+  let lastProgress = start;
+  const progress = (): void => {
+    if (world.now() >= endAtMs || stopped) return;
+    if (opts.onProgress !== undefined && world.now() - lastProgress >= 30_000) {
+      lastProgress = world.now();
+      const s = campaign.stats(measured);
+      opts.onProgress(
+        `tester 3: t=${Math.round((world.now() - start) / 1000)} s of ${Math.round((endAtMs - start) / 1000)} s, ` +
+          `${users.length} users, ${temps.filter((t) => t !== undefined).length} temporary, ` +
+          `${s.delivered}/${s.sent} INVITEs delivered`,
+      );
+    }
+    world.schedule(5_000, progress);
+  };
+  world.schedule(0, progress);
+
+  const measuredFrom = start + measureFromMs;
+  /** Counted: sent after warm-up, and the callee did not leave before the INVITE ended. */
+  function measured(o: InviteOutcome): boolean {
+    if (o.sentAtMs < measuredFrom) return false;
+    const off = offlineAt.get(o.to);
+    if (off === undefined) return true;
+    const endedAt =
+      o.completedAtMs ?? (o.failure !== undefined ? Number.POSITIVE_INFINITY : Number.POSITIVE_INFINITY);
+    return off > endedAt;
+  }
+
+  return {
+    world,
+    campaign,
+    endAtMs,
+    stoppedEarly: () => stopped,
+    report: (wallSeconds, determinism) => {
+      const s = campaign.stats(measured);
+      const counts = sortedCopy(
+        [...eps, ...users, ...temps.filter((t): t is TesterNode => t !== undefined)]
+          .filter((n) => !n.stopped)
+          .map((n) => n.peer?.usableLinks().length ?? 0),
+      );
+      const userCounts = sortedCopy(users.map((n) => n.peer?.usableLinks().length ?? 0));
+      const failures = s.failed
+        .slice(0, 3)
+        .map(
+          (f) =>
+            `INVITE #${f.id} ${f.from} → ${f.to} failed: ${f.failure ?? 'no outcome'}\n${renderRoute(routeRecords, f.attemptTxIds ?? [])}`,
+        );
+      if (stopped) failures.unshift(`stopped after ${failuresSeen} failed INVITEs`);
+      if (determinism !== undefined && !determinism.ok) failures.unshift('determinism check failed');
+      const sim = world instanceof SimWorld ? world : undefined;
+      return {
+        tester: 3,
+        transport: world.transport,
+        seed: world.seed,
+        replay:
+          `drp-tester 3 --transport ${world.transport} --seed ${world.seed} --peers ${opts.users} ` +
+          `--entry-peers ${opts.entryPeers} --temp-peers ${opts.tempPeers} --minutes ${opts.minutes}`,
+        peers: opts.entryPeers + opts.users + opts.tempPeers,
+        invitesSent: s.sent,
+        invitesDelivered: s.delivered,
+        deliveredRatio: s.sent === 0 ? 0 : s.delivered / s.sent,
+        delayMsP50: percentile(s.delays, 50),
+        delayMsP99: percentile(s.delays, 99),
+        hopsP50: percentile(s.hops, 50),
+        hopsP99: percentile(s.hops, 99),
+        hopsMax: s.hops.at(-1) ?? 0,
+        neighborsMin: counts[0] ?? 0,
+        neighborsMean: counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length),
+        neighborsMax: counts.at(-1) ?? 0,
+        usersNeighborsMin: userCounts[0] ?? 0,
+        painsByLevel: painsByLevel(world.vision),
+        wallSeconds,
+        ...(sim !== undefined
+          ? { simulatedSeconds: Math.round(sim.kernel.elapsed() / 1000), eventHash: sim.kernel.eventHash }
+          : {}),
+        ...(determinism !== undefined
+          ? {
+              determinism: determinism.ok
+                ? `ok: ${determinism.events} events`
+                : `diverged at event #${determinism.index}`,
+            }
+          : {}),
+        failures,
+        tempPeersJoined: tempSerial,
+        lossRate: world.transport === 'sim' ? opts.lossRate : 0,
+      };
+    },
+  };
+}
+
+export async function runTester3(opts: Tester3Options, checkDeterminismToo = false): Promise<TesterReport> {
+  const started = Date.now();
+  const world = makeWorld(opts);
+  const run = setupTester3(world, opts);
+  if (world instanceof SimWorld) {
+    world.kernel.run(run.endAtMs);
+    // Let INVITEs in flight at the end finish (no new ones are sent).
+    world.kernel.run(run.endAtMs + 60_000);
+  } else {
+    await world.runUntil(
+      () => world.now() >= run.endAtMs || run.stoppedEarly(),
+      run.endAtMs - world.now() + 1_000,
+      250,
+    );
+    await world.runUntil(() => run.campaign.pending === 0, 30_000, 250);
+  }
+  let determinism: DeterminismResult | undefined;
+  if (checkDeterminismToo && world instanceof SimWorld) {
+    determinism = checkDeterminism(
+      () => {
+        const w = makeWorld(opts) as SimWorld;
+        setupTester3(w, { ...opts, onProgress: () => {} });
+        return w.kernel;
+      },
+      { untilMs: run.endAtMs },
+    );
+  }
+  await world.close();
+  return run.report((Date.now() - started) / 1000, determinism);
+}
