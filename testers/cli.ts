@@ -87,7 +87,10 @@ export function buildProgram(out: (line: string) => void): Command {
         'churn',
       ]),
     )
-    .option('--listen <host:port>', 'with --role: the UDP endpoint to bind', (t) => (parseEndpoint(t), t))
+    .option('--listen <host:port>', 'with --role: the UDP endpoint to bind', (t) => {
+      parseEndpoint(t);
+      return t;
+    })
     .option(
       '--entry <host:port>',
       'with --role: an entry peer to register through (repeatable)',

@@ -44,6 +44,25 @@ export interface TesterReport {
   readonly [extra: string]: unknown;
 }
 
+/** Counts pains (level ≥ lightPain) by level and message, for reports; bounded to `kindsMax` kinds. */
+export class PainTally {
+  readonly counts = new Map<string, number>();
+  constructor(
+    vision: VisionChannel,
+    private readonly kindsMax = 64,
+  ) {
+    vision.onRecord((r) => {
+      if (r.level < AttentionLevel.lightPain) return;
+      const k = `${levelName(r.level)}: ${r.message}`;
+      if (this.counts.has(k) || this.counts.size < this.kindsMax)
+        this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+    });
+  }
+  toJSON(): Record<string, number> {
+    return Object.fromEntries([...this.counts].sort((a, b) => b[1] - a[1]));
+  }
+}
+
 /** Pains counted by the vision channel, by level name. */
 export function painsByLevel(vision: VisionChannel): Record<string, number> {
   const out: Record<string, number> = {};

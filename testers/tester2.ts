@@ -13,7 +13,7 @@ import { busySectorCount } from '../src/id/sectors.js';
 import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign } from './invites.js';
-import { painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
+import { PainTally, painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
 import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
 
 export interface Tester2Options {
@@ -58,17 +58,8 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
     const tx = r.attributes?.tx;
     if (typeof tx === 'string' && tx.startsWith('I') && routeRecords.length < 200_000) routeRecords.push(r);
   });
-  const painMessages = new Map<string, number>();
-  const painSamples: Record<string, unknown>[] = [];
-  world.vision.onRecord((r) => {
-    if (r.level >= AttentionLevel.lightPain) {
-      const k = `${r.level}:${r.message}`;
-      if (painMessages.has(k) || painMessages.size < 64) painMessages.set(k, (painMessages.get(k) ?? 0) + 1);
-      if (painSamples.length < 20)
-        painSamples.push({ t: r.timeMs, peer: r.peer, m: r.message, ...r.attributes });
-    }
-  });
   const campaign = new InviteCampaign(world);
+  const pains = new PainTally(world.vision);
   const failures: string[] = [];
   const eps: TesterNode[] = [];
   for (let i = 0; i < opts.entryPeers; i++) {
@@ -164,7 +155,6 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
     allSectorsOccupiedRatio: allSectors / all.length,
     warmupSeconds,
     neighborsAtEnd: { min: neighboursAtEnd[0] ?? 0, max: neighboursAtEnd.at(-1) ?? 0 },
-    painMessages: Object.fromEntries(painMessages),
-    painSamples,
+    pains: pains.toJSON(),
   };
 }

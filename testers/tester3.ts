@@ -14,7 +14,7 @@ import type { DrpConfig } from '../src/drp/config.js';
 import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign, type InviteOutcome } from './invites.js';
-import { painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
+import { PainTally, painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
 import { entryPeerConfig } from './tester2.js';
 import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
 
@@ -84,6 +84,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
     if (typeof tx === 'string' && tx.startsWith('I') && routeRecords.length < 200_000) routeRecords.push(r);
   });
   const campaign = new InviteCampaign(world);
+  const pains = new PainTally(world.vision);
   const eps: TesterNode[] = [];
   const users: TesterNode[] = [];
   const temps: (TesterNode | undefined)[] = new Array(opts.tempPeers).fill(undefined);
@@ -141,7 +142,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
   // Churn: each step, a free slot gets a new temporary peer, or a random one leaves.
   const churn = (): void => {
     if (stopped || world.now() >= endAtMs) return;
-    const free = temps.findIndex((t) => t === undefined);
+    const free = temps.indexOf(undefined);
     const live = temps.map((t, i) => (t !== undefined ? i : -1)).filter((i) => i >= 0);
     if (free >= 0 && (live.length === 0 || pick(2) === 0)) {
       const name = `T${tempSerial++}`;
@@ -282,6 +283,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
           : {}),
         failures,
         tempPeersJoined: tempSerial,
+        pains: pains.toJSON(),
         lossRate: world.transport === 'sim' ? opts.lossRate : 0,
       };
     },
