@@ -519,6 +519,18 @@ export class DrpEngine {
     });
   }
 
+  /**
+   * Stops retransmitting the request sent on `hop` with `seq` without calling its callbacks: an answer
+   * further along (ACK1) already showed the hop took it, even if its NPACK was lost.
+   */
+  settleRequest(hop: Hop, seq: number): void {
+    const key = `${this.hopKey(hop)}#${seq}`;
+    const p = this.pending.get(key);
+    if (p === undefined) return;
+    this.pending.delete(key);
+    this.timers.cancel(p.timer);
+  }
+
   /** Abandons the retransmission of every request sent on `link` (the link died). */
   abandonRequestsOn(link: NeighborLink): void {
     const prefix = `L${link.localToken}#`;

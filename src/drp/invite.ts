@@ -87,6 +87,8 @@ interface Relay {
   readonly tried: Set<NeighborLink>;
   tries: number;
   timer: TimerId | undefined;
+  /** ACK1 came back through `downstream`: the relay is bound to that branch. */
+  answered: boolean;
 }
 
 /** An INVITE this engine answers (it is B). */
@@ -392,6 +394,7 @@ export class InviteRole {
       tried: new Set([link]),
       tries: 0,
       timer: undefined,
+      answered: false,
     };
     const next = this.chooseNext(peer, target, relay.tried, link, false);
     if (next === undefined) {
@@ -449,6 +452,7 @@ export class InviteRole {
   }
 
   private retry(relay: Relay): void {
+    if (relay.answered) return;
     if (relay.tries >= this.e.config.routeTriesPerHopMax) {
       this.failRelay(relay, ResultCode.routeUnavailable);
       return;
@@ -588,6 +592,9 @@ export class InviteRole {
         return;
       }
       e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+      // Bound to this branch from now on, even if the REQ's NPACK was lost.
+      e.settleRequest(hop, relay.downstreamSeq);
+      relay.answered = true;
       link.forwardedOk++;
       const up = relay.upstream;
       e.sendRequest(
@@ -601,7 +608,12 @@ export class InviteRole {
       return;
     }
     const o = this.outgoing.get(tx);
-    if (o === undefined || o.state !== 'awaitAck1' || o.link !== link || o.req === undefined) {
+    if (
+      o === undefined ||
+      (o.state !== 'awaitAck1' && o.state !== 'awaitNpack') ||
+      o.link !== link ||
+      o.req === undefined
+    ) {
       e.drop('unexpected', link.remoteEndpoint, { type: 'InviteAck1', tx });
       return;
     }
@@ -612,6 +624,7 @@ export class InviteRole {
       return;
     }
     e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    e.settleRequest(hop, o.reqSeq);
     link.forwardedOk++;
     const dh = e.crypto.x25519(o.ephPriv, p.responderEphemeralKey);
     const key =

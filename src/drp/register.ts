@@ -113,6 +113,8 @@ interface Relay {
   readonly tried: Set<NeighborLink>;
   tries: number;
   timer: TimerId | undefined;
+  /** ACK1 came back through `downstream`: the relay is bound to that branch. */
+  answered: boolean;
 }
 
 /** A REGISTER this engine accepted (it is N). */
@@ -146,6 +148,7 @@ export class RegisterRole {
   private readonly relaysByDownstream = new Map<string, Relay>();
   private readonly accepting = new Map<string, Accepting>();
   private requestIdSeq: number;
+  private lastTimestampMs = 0;
 
   constructor(private readonly e: DrpEngine) {
     this.requestIdSeq = e.rng.uint32();
@@ -199,8 +202,10 @@ export class RegisterRole {
 
   private newAttempt(peer: LocalPeer, purpose: RegisterPurpose): Attempt {
     const e = this.e;
-    // Timestamps identify transactions: never reuse one for the same regID.
-    const ts = e.now;
+    // Timestamps identify transactions (with the regID): strictly increasing, so an attempt started in
+    // the same millisecond as a failed one is a new transaction everywhere.
+    const ts = Math.max(e.now, this.lastTimestampMs + 1);
+    this.lastTimestampMs = ts;
     const a: Attempt = {
       tx: registerTxId(peer.regId, ts),
       peer,
@@ -531,6 +536,7 @@ export class RegisterRole {
       tried: new Set(),
       tries: 0,
       timer: undefined,
+      answered: false,
     };
     if (isLinkHop(hop)) relay.tried.add(hop.link);
     const decision = this.decide(relay, true);
@@ -702,6 +708,11 @@ export class RegisterRole {
           return;
         }
         link.forwardedFailed++;
+        e.record(AttentionLevel.detail, relay.peer.name, 'REGISTER refused by the next hop', () => ({
+          tx: relay.tx,
+          to: link.remoteRegIdHex.slice(0, 16),
+          code,
+        }));
         if (code === ResultCode.hopsExhausted) this.failRelay(relay, code);
         else this.forward(relay);
       },
@@ -709,6 +720,10 @@ export class RegisterRole {
         this.relaysByDownstream.delete(`L${link.localToken}#${relay.downstreamSeq}`);
         if (this.relays.get(relay.tx) !== relay) return;
         link.forwardedFailed++;
+        e.record(AttentionLevel.detail, relay.peer.name, 'REGISTER: no NPACK from the next hop', () => ({
+          tx: relay.tx,
+          to: link.remoteRegIdHex.slice(0, 16),
+        }));
         this.forward(relay);
       },
     );
@@ -717,6 +732,7 @@ export class RegisterRole {
 
   /** Tries the next candidate after a downstream refusal, or gives up with FAILURE upstream. */
   private forward(relay: Relay): void {
+    if (relay.answered) return;
     if (relay.tries >= this.e.config.routeTriesPerHopMax) {
       this.failRelay(relay, ResultCode.routeUnavailable);
       return;
@@ -868,6 +884,10 @@ export class RegisterRole {
         return;
       }
       e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+      // The branch answered: it took the REQ even if its NPACK was lost, and this relay is now bound to
+      // it — it must never try another next hop for this transaction.
+      e.settleRequest(hop, relay.downstreamSeq);
+      relay.answered = true;
       hop.link.forwardedOk++;
       const up = relay.upstream;
       e.sendRequest(
@@ -887,7 +907,12 @@ export class RegisterRole {
       return;
     }
     const a = this.attempts.get(tx);
-    if (a === undefined || a.state !== 'awaitAck1' || a.req === undefined || !sameHop(a.via!, hop)) {
+    if (
+      a === undefined ||
+      (a.state !== 'awaitAck1' && a.state !== 'awaitNpack') ||
+      a.req === undefined ||
+      !sameHop(a.via!, hop)
+    ) {
       e.drop('unexpected', from, { type: 'RegisterAck1', tx });
       return;
     }
@@ -898,6 +923,8 @@ export class RegisterRole {
       return;
     }
     e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
+    // An ACK1 is also the REQ's acknowledgement if its NPACK was lost.
+    e.settleRequest(hop, a.reqSeq);
     const responderHex = hex(p.responderRegId);
     if (responderHex === a.peer.regIdHex || a.peer.neighbors.has(responderHex)) {
       this.fail(a, 'alreadyConnected');
