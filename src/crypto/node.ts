@@ -48,7 +48,7 @@ import {
 import { KeyCache } from './key-cache.js';
 
 /** Public keys kept ready for `ed25519Verify` (a peer's neighbours and contacts, with room to spare). */
-export const ed25519VerifyKeyCacheEntriesMax = 512;
+export const ed25519VerifyKeyCacheEntriesMax = 4096;
 /** Recently used X25519 private keys kept as key objects (see the module comment for why so few). */
 export const x25519PrivateKeyCacheEntriesMax = 16;
 /**

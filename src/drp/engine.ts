@@ -69,9 +69,11 @@ export function hopEndpoint(h: Hop): Endpoint {
 /** Lower-case hex of bytes (map keys and vision attributes). */
 export function hex(b: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  for (let i = 0; i < b.length; i++) s += hexByte[b[i]!]!;
   return s;
 }
+
+const hexByte: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function endpointKey(e: Endpoint): string {
   return `${e.address}:${e.port}`;
@@ -129,7 +131,7 @@ export class LocalPeer {
   /** The policy view of this peer's neighbourhood, rebuilt when anything in it changed. */
   currentView(): LocalView {
     if (this.view.builtVersion !== this.version) {
-      this.view.rebuild(this.point, this.busySectors(), [...this.neighbors.values()], this.version);
+      this.view.rebuild(this.point, this.busySectors(), this.neighbors.values(), this.version);
     }
     return this.view;
   }
@@ -330,6 +332,7 @@ export class DrpEngine {
         });
         return;
       }
+      link.lastHeardMs = now;
       this.onLinkPacket(link, from, p, bytes);
     } else {
       this.onEntryPacket(from, p, bytes);

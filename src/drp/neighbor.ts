@@ -29,7 +29,8 @@ export class NeighborLink {
   /** Outstanding PING: its id and when it was sent. */
   pingId = 0;
   pingSentMs = -1;
-  lastPongMs: number;
+  /** When a MAC-verified packet from the remote last arrived (liveness: any packet, not only PONGs). */
+  lastHeardMs: number;
   rttMs = 200;
   readonly createdMs: number;
   upSinceMs = -1;
@@ -86,7 +87,7 @@ export class NeighborLink {
     this.remoteEndpoint = remoteEndpoint;
     this.remotePoint = pointOfRegId(remoteRegId);
     this.createdMs = nowMs;
-    this.lastPongMs = nowMs;
+    this.lastHeardMs = nowMs;
     this.nextSeq = initialSeq;
     this.registerBudget = new TokenBucket(rates.registerRatePerSec, rates.registerBurst, nowMs);
     this.inviteBudget = new TokenBucket(rates.inviteRatePerSec, rates.inviteBurst, nowMs);

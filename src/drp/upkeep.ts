@@ -7,8 +7,10 @@
  *   mappings. A PING may arrive from a new port of the expected address (a NAT rebinding): the link
  *   follows it. The requester's PINGs ask for the responder's confirmation signature, which the first
  *   PONG carries; the link is up at the first verified PONG.
- * - Liveness: a PING after `pingIntervalMs` without a PONG, retried every 2×RTT; the link dies after
- *   `linkDeadAfterMs` without a PONG. PINGs advertise the busy-sector mask, the request budgets and, when
+ * - Liveness: any MAC-verified packet from the remote proves it alive. A side PINGs only after
+ *   `pingIntervalMs` without hearing the remote (retrying every 2×RTT), so the PING of whichever side's
+ *   timer fires first, and its PONG, refresh both sides and both NAT bindings: one exchange per interval
+ *   per link instead of one per side. The link dies after `linkDeadAfterMs` without a verified packet. PINGs advertise the busy-sector mask, the request budgets and, when
  *   the neighbour set changed, the local neighbours' regIDs (look-ahead routing).
  * - Neighbourhood, once a second per registration: below `neighborsMin`, register again (through a
  *   random neighbour with 0..9 random hops, or — rarely, or with no neighbour — through an entry peer);
@@ -290,7 +292,7 @@ export class Upkeep {
     const rtt = e.now - link.pingSentMs;
     link.rttMs = link.pongsReceived === 0 ? rtt : Math.round(0.8 * link.rttMs + 0.2 * rtt);
     link.pingSentMs = -1;
-    link.lastPongMs = e.now;
+    link.lastHeardMs = e.now;
     link.pongsReceived++;
     if (link.pendingAdvertVersion >= 0) {
       link.advertisedVersion = link.pendingAdvertVersion;
@@ -307,7 +309,7 @@ export class Upkeep {
     link.setupDone = undefined;
     done?.(true);
     link.upSinceMs = e.now;
-    link.lastPongMs = e.now;
+    link.lastHeardMs = e.now;
     peer.version++;
     peer.neighborSetVersion++;
     e.timers.cancel(link.timer);
@@ -329,20 +331,20 @@ export class Upkeep {
     const e = this.e;
     const tick = (): void => {
       if (link.state !== 'up') return;
-      if (e.now - link.lastPongMs >= e.config.linkDeadAfterMs) {
+      if (e.now - link.lastHeardMs >= e.config.linkDeadAfterMs) {
         e.record(
           AttentionLevel.needsAttention,
           e.localPeers[link.localPeerIndex]!.name,
           'neighbour link died',
           () => ({
             remote: link.remoteRegIdHex.slice(0, 16),
-            silentMs: e.now - link.lastPongMs,
+            silentMs: e.now - link.lastHeardMs,
           }),
         );
-        this.closeLink(link, 'no PONG', false);
+        this.closeLink(link, 'silent neighbour', false);
         return;
       }
-      const idle = e.now - link.lastPongMs;
+      const idle = e.now - link.lastHeardMs;
       let next: number;
       if (
         idle >= e.config.pingIntervalMs ||
@@ -351,7 +353,7 @@ export class Upkeep {
         this.sendPing(link);
         next = e.now + Math.max(pingRetryMinMs, Math.min(pingRetryMaxMs, 2 * link.rttMs));
       } else {
-        next = link.lastPongMs + e.config.pingIntervalMs;
+        next = link.lastHeardMs + e.config.pingIntervalMs;
       }
       link.timer = e.timers.schedule(Math.max(next, e.now + 1), tick);
     };

@@ -31,14 +31,15 @@ export class LocalView implements PeerView {
   }
 
   /** Rebuilds from the local point and busy mask, and the usable links. */
-  rebuild(selfPoint: Uint32Array, selfBusy: number, links: readonly NeighborLink[], version: number): void {
+  rebuild(selfPoint: Uint32Array, selfBusy: number, links: Iterable<NeighborLink>, version: number): void {
     const stride = this.slotStride;
     this.links.length = 0;
     this.coords.set(selfPoint, 0);
     this.busy[0] = selfBusy;
     let n = 1;
-    const usable = links.filter((l) => l.usable).slice(0, stride);
-    for (const l of usable) {
+    for (const l of links) {
+      if (!l.usable) continue;
+      if (n > stride) break;
       this.coords.set(l.remotePoint, n * dimensions);
       this.busy[n] = l.remoteBusySectors;
       this.links[n] = l;
@@ -47,11 +48,12 @@ export class LocalView implements PeerView {
     const neighbourCount = n - 1;
     this.degree[0] = neighbourCount;
     for (let j = 0; j < neighbourCount; j++) this.slots[j] = j + 1;
-    // Second ring: the points each neighbour advertised. Identical points are the same peer.
-    const pointKey = (p: Uint32Array): string => `${p[0]},${p[1]},${p[2]},${p[3]}`;
-    const byPoint = new Map<string, number>();
-    byPoint.set(pointKey(selfPoint), 0);
-    for (let i = 1; i <= neighbourCount; i++) byPoint.set(pointKey(this.links[i]!.remotePoint), i);
+    // Second ring: the points each neighbour advertised. Identical points are the same peer; they are
+    // found by the first coordinate and confirmed on all eight (no strings, no allocation per point).
+    const byFirst = this.byFirst;
+    byFirst.clear();
+    byFirst.set(selfPoint[0]!, 0);
+    for (let i = 1; i <= neighbourCount; i++) byFirst.set(this.links[i]!.remotePoint[0]!, i);
     for (let i = 1; i <= neighbourCount; i++) {
       const l = this.links[i]!;
       let deg = 0;
@@ -59,15 +61,15 @@ export class LocalView implements PeerView {
       this.slots[i * stride + deg++] = 0;
       for (const p of l.remoteNeighbourPoints) {
         if (deg >= stride) break;
-        const key = pointKey(p);
-        let idx = byPoint.get(key);
+        let idx = byFirst.get(p[0]!);
+        if (idx !== undefined && !this.samePoint(idx, p)) idx = undefined;
         if (idx === undefined) {
           if (n >= viewPeersMax) break;
           idx = n++;
           this.coords.set(p, idx * dimensions);
           this.busy[idx] = 0;
           this.degree[idx] = 0;
-          byPoint.set(key, idx);
+          if (!byFirst.has(p[0]!)) byFirst.set(p[0]!, idx);
         }
         if (idx === 0) continue;
         this.slots[i * stride + deg++] = idx;
@@ -76,6 +78,14 @@ export class LocalView implements PeerView {
     }
     this.size = n;
     this.builtVersion = version;
+  }
+
+  private readonly byFirst = new Map<number, number>();
+
+  private samePoint(idx: number, p: Uint32Array): boolean {
+    const o = idx * dimensions;
+    for (let k = 0; k < dimensions; k++) if (this.coords[o + k] !== p[k]) return false;
+    return true;
   }
 
   /** Starts a fresh mark epoch (nothing marked). */
