@@ -55,6 +55,11 @@ import { LocalView } from './view.js';
 
 export const visionModule = 'drp';
 
+/** Requests in flight (retransmitting) to one endpoint we have no link with (entry mode). */
+export const entryRequestsPerEndpointMax = 8;
+/** Timers kept free for work already accepted, when input is shed because the timer table is nearly full. */
+const timersHeadroom = 256;
+
 /** Where a request came from or goes to: a neighbour link, or an endpoint in entry mode (no link yet). */
 export type Hop = { readonly link: NeighborLink } | { readonly endpoint: Endpoint };
 
@@ -207,6 +212,8 @@ export class DrpEngine {
   private readonly outbox: Outgoing[] = [];
   private readonly events: EngineEvent[] = [];
   private readonly pending = new Map<string, PendingRequest>();
+  /** Entry-mode requests in flight per endpoint. */
+  private readonly pendingByHop = new Map<string, number>();
   private readonly responseCache = new Map<string, CachedResponse>();
   private entrySeq: number;
   private powJobSeq = 1;
@@ -298,6 +305,12 @@ export class DrpEngine {
   onDatagram(now: number, from: Endpoint, bytes: Uint8Array): void {
     this.now = now;
     this.stats.datagramsIn++;
+    // Overload guard: each input may start a transaction with deadlines; near the timer bound the engine
+    // sheds input rather than failing an internal bound later.
+    if (this.timers.size >= this.timers.capacity - timersHeadroom) {
+      this.drop('tableFull', from, { reason: 'timer table near its bound' });
+      return;
+    }
     const r = decodeDatagram(bytes);
     if (!r.ok) {
       this.drop('decode', from, { code: r.code, ...(r.field !== undefined ? { field: r.field } : {}) });
@@ -324,15 +337,22 @@ export class DrpEngine {
         this.drop('badMac', from, { type: packetTypeName(p.type) });
         return;
       }
-      // PONGs (and everything but PING) must come from the exact endpoint; a PING may show a new port.
-      if (from.port !== link.remoteEndpoint.port && p.type !== PacketType.Ping) {
+      // Link packets must come from the link's endpoint. A PING may come from another port of the same
+      // address (a NAT rebinding, or a replay): it starts a probe of that port, and the probe's PONG is the
+      // one packet accepted from there. Only packets from the link's endpoint prove the neighbour alive.
+      const knownPort = from.port === link.remoteEndpoint.port;
+      if (
+        !knownPort &&
+        p.type !== PacketType.Ping &&
+        !(p.type === PacketType.Pong && from.port === link.candidatePort)
+      ) {
         this.drop('wrongSource', from, {
           type: packetTypeName(p.type),
           expectedPort: link.remoteEndpoint.port,
         });
         return;
       }
-      link.lastHeardMs = now;
+      if (knownPort) link.lastHeardMs = now;
       this.onLinkPacket(link, from, p, bytes);
     } else {
       this.onEntryPacket(from, p, bytes);
@@ -461,6 +481,22 @@ export class DrpEngine {
     const seq = this.nextSeq(hop);
     const bytes = this.encodeFor(hop, build(seq));
     const key = `${this.hopKey(hop)}#${seq}`;
+    const hopKey = this.hopKey(hop);
+    if (!isLinkHop(hop) && (this.pendingByHop.get(hopKey) ?? 0) >= entryRequestsPerEndpointMax) {
+      // An endpoint without a link that does not acknowledge gets no more of our retransmission budget.
+      this.record(
+        AttentionLevel.detail,
+        this.name,
+        'entry-mode requests to this endpoint at their bound',
+        () => ({
+          tx,
+          label,
+          to: endpointKey(hop.endpoint),
+        }),
+      );
+      onExpire();
+      return seq;
+    }
     if (this.pending.size >= this.config.transactionsMax) {
       this.record(
         AttentionLevel.mediumPain,
@@ -488,9 +524,21 @@ export class DrpEngine {
       onExpire,
     };
     this.pending.set(key, p);
+    if (!isLinkHop(hop)) this.pendingByHop.set(hopKey, (this.pendingByHop.get(hopKey) ?? 0) + 1);
     this.sendRaw(hopEndpoint(hop), bytes);
     this.armRetransmit(p);
     return seq;
+  }
+
+  private forget(p: PendingRequest): void {
+    this.pending.delete(p.key);
+    this.timers.cancel(p.timer);
+    if (!isLinkHop(p.hop)) {
+      const k = this.hopKey(p.hop);
+      const n = (this.pendingByHop.get(k) ?? 1) - 1;
+      if (n <= 0) this.pendingByHop.delete(k);
+      else this.pendingByHop.set(k, n);
+    }
   }
 
   private armRetransmit(p: PendingRequest): void {
@@ -498,7 +546,7 @@ export class DrpEngine {
     p.timer = this.timers.schedule(at, () => {
       if (this.pending.get(p.key) !== p) return;
       if (this.now >= p.expiresAt) {
-        this.pending.delete(p.key);
+        this.forget(p);
         this.stats.requestsExpired++;
         this.record(AttentionLevel.lightPain, this.name, `${p.label}: no NPACK, gave up`, () => ({
           tx: p.tx,
@@ -530,8 +578,7 @@ export class DrpEngine {
     const key = `${this.hopKey(hop)}#${seq}`;
     const p = this.pending.get(key);
     if (p === undefined) return;
-    this.pending.delete(key);
-    this.timers.cancel(p.timer);
+    this.forget(p);
   }
 
   /** Abandons the retransmission of every request sent on `link` (the link died). */
@@ -539,8 +586,7 @@ export class DrpEngine {
     const prefix = `L${link.localToken}#`;
     for (const [key, p] of [...this.pending]) {
       if (!key.startsWith(prefix)) continue;
-      this.pending.delete(key);
-      this.timers.cancel(p.timer);
+      this.forget(p);
       p.onExpire();
     }
   }
@@ -549,8 +595,7 @@ export class DrpEngine {
     const key = `${this.hopKey(hop)}#${p.seq}`;
     const pending = this.pending.get(key);
     if (pending === undefined) return; // a duplicate NPACK, or for a request we gave up on
-    this.pending.delete(key);
-    this.timers.cancel(pending.timer);
+    this.forget(pending);
     pending.onNpack(p.code);
   }
 
@@ -619,7 +664,7 @@ export class DrpEngine {
         this.upkeep.onPing(link, from, p);
         return;
       case PacketType.Pong:
-        this.upkeep.onPong(link, p);
+        this.upkeep.onPong(link, from, p);
         return;
       case PacketType.LinkClose:
         if (this.answeredBefore(hop, p.type, p.seq)) return;

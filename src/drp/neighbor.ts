@@ -63,6 +63,14 @@ export class NeighborLink {
   setupDone: ((ok: boolean) => void) | undefined;
   /** Why the link was closed, once it is. */
   closeReason = '';
+  /**
+   * A PING arrived from another port of the neighbour's address: maybe its NAT rebound the mapping, maybe
+   * a captured PING is being replayed. The link moves only when a probe PING sent to that port is
+   * answered by a PONG from there (which only the neighbour can MAC with a fresh pingId).
+   */
+  candidatePort = -1;
+  probePingId = 0;
+  probeSentMs = -1;
 
   constructor(
     /** Index of the local registration this link belongs to. */

@@ -501,6 +501,14 @@ export class RegisterRole {
         refuse(ResultCode.badPow, 'no valid PoW2 for this endpoint');
         return;
       }
+      // One REGISTER per solved challenge: its retransmissions are answered from the response cache,
+      // and a newcomer that wants another must pay again.
+      e.challenges.forget(endpointKey(from));
+    }
+    if (this.relays.size + this.accepting.size >= e.config.pendingRegistersMax) {
+      e.drops.tableFull++;
+      refuse(ResultCode.overloaded, 'too many REGISTERs pending here');
+      return;
     }
     if (!e.crypto.ed25519Verify(p.requesterRegId, registerReqSignedBytes(p), p.requesterSignature)) {
       e.drop('badSignature', from, { type: 'RegisterReq', tx });

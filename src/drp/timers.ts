@@ -23,6 +23,11 @@ export class TimerQueue {
     return this.callbacks.size;
   }
 
+  /** Live timers at most. */
+  get capacity(): number {
+    return this.timersMax;
+  }
+
   /** Schedules `fn` at `at` (ms). Throws when `timersMax` live timers exist (an engine bug or a leak). */
   schedule(at: number, fn: () => void): TimerId {
     if (this.callbacks.size >= this.timersMax) {

@@ -204,12 +204,15 @@ export class Upkeep {
     punch();
   }
 
-  private sendPing(link: NeighborLink): void {
+  /** Sends a PING to the link's endpoint, or a probe PING (`probeId`) to `to`. */
+  private sendPing(link: NeighborLink, to?: Endpoint, probeId?: number): void {
     const e = this.e;
     const peer = e.localPeers[link.localPeerIndex]!;
-    link.pingId = e.rng.uint32();
-    link.pingSentMs = e.now;
-    link.pingsSent++;
+    if (probeId === undefined) {
+      link.pingId = e.rng.uint32();
+      link.pingSentMs = e.now;
+      link.pingsSent++;
+    }
     let neighbourRegIds: Uint8Array[] | null = null;
     if (link.advertisedVersion !== peer.neighborSetVersion && link.state === 'up') {
       neighbourRegIds = [];
@@ -225,7 +228,7 @@ export class Upkeep {
     const ping: Ping = {
       type: PacketType.Ping,
       linkToken: link.remoteToken,
-      pingId: link.pingId,
+      pingId: probeId ?? link.pingId,
       flags,
       busySectors: peer.busySectors(),
       registerRateMaxPerMinute: Math.min(0xffff, Math.round(e.config.registerRatePerSec * 60)),
@@ -233,32 +236,31 @@ export class Upkeep {
       neighbourRegIds,
       linkMac: new Uint8Array(32),
     };
-    e.sendRaw(link.remoteEndpoint, e.encodeFor({ link }, ping));
+    e.sendRaw(to ?? link.remoteEndpoint, e.encodeFor({ link }, ping));
   }
 
   onPing(link: NeighborLink, from: Endpoint, p: Ping): void {
     const e = this.e;
-    if (from.port !== link.remoteEndpoint.port) {
-      e.record(
-        AttentionLevel.detail,
-        e.localPeers[link.localPeerIndex]!.name,
-        'neighbour port changed',
-        () => ({
-          remote: link.remoteRegIdHex.slice(0, 16),
-          from: `${from.address}:${from.port}`,
-          was: link.remoteEndpoint.port,
-        }),
-      );
-      link.remoteEndpoint = { address: from.address, port: from.port };
-    }
     const peer = e.localPeers[link.localPeerIndex]!;
-    if (link.remoteBusySectors !== p.busySectors) {
-      link.remoteBusySectors = p.busySectors;
-      peer.version++;
-    }
-    if (p.neighbourRegIds !== null) {
-      link.remoteNeighbourPoints = p.neighbourRegIds.map((r) => pointOf(r));
-      peer.version++;
+    const knownPort = from.port === link.remoteEndpoint.port;
+    if (!knownPort) {
+      // Probe the new port (at most one probe per port per second); switch on its PONG.
+      if (link.candidatePort !== from.port || e.now - link.probeSentMs >= 1_000) {
+        link.candidatePort = from.port;
+        link.probePingId = e.rng.uint32();
+        link.probeSentMs = e.now;
+        this.sendPing(link, { address: from.address, port: from.port }, link.probePingId);
+      }
+    } else {
+      // What a neighbour advertises is taken only from its known endpoint (a replay cannot plant it).
+      if (link.remoteBusySectors !== p.busySectors) {
+        link.remoteBusySectors = p.busySectors;
+        peer.version++;
+      }
+      if (p.neighbourRegIds !== null) {
+        link.remoteNeighbourPoints = p.neighbourRegIds.map((r) => pointOf(r));
+        peer.version++;
+      }
     }
     const wantsSig = (p.flags & PingFlags.confirmationSignatureRequested) !== 0;
     const pong: Pong = {
@@ -268,11 +270,29 @@ export class Upkeep {
       confirmationSignature: wantsSig ? link.responderConfirmationSignature : null,
       linkMac: new Uint8Array(32),
     };
-    e.sendRaw(link.remoteEndpoint, e.encodeFor({ link }, pong));
+    // Answer where the PING came from: a neighbour behind a rebound NAT listens there now.
+    e.sendRaw(from, e.encodeFor({ link }, pong));
   }
 
-  onPong(link: NeighborLink, p: Pong): void {
+  onPong(link: NeighborLink, from: Endpoint, p: Pong): void {
     const e = this.e;
+    if (from.port !== link.remoteEndpoint.port) {
+      if (from.port !== link.candidatePort || p.pingId !== link.probePingId) return;
+      e.record(
+        AttentionLevel.detail,
+        this.peerOf(link).name,
+        'neighbour port changed (probe answered)',
+        () => ({
+          remote: link.remoteRegIdHex.slice(0, 16),
+          from: `${from.address}:${from.port}`,
+          was: link.remoteEndpoint.port,
+        }),
+      );
+      link.remoteEndpoint = { address: from.address, port: from.port };
+      link.candidatePort = -1;
+      link.lastHeardMs = e.now;
+      return;
+    }
     if (p.pingId !== link.pingId || link.pingSentMs < 0) return;
     const peer = e.localPeers[link.localPeerIndex]!;
     if (link.pendingConfirmation !== null) {
