@@ -99,7 +99,7 @@ export function runTester4(opts: Tester4Options): Tester4Report {
   const net = new ScaleNetwork(total, joinParamsFor(opts.neighbors, policy), new FastRng(root.fork('build')));
   net.prepare(total);
   for (let i = 0; i < opts.existingPeers; i++) net.joinNext();
-  const router = new Router(net, policy);
+  const router = new Router(net, policy, new FastRng(root.fork('retries')));
   const pick = new FastRng(root.fork('pairs'));
   const joinedPeer = (from: number, to: number): number => net.joinOrder[from + pick.int(to - from)]!;
   const distinctPair = (a: () => number, b: () => number): [number, number] => {

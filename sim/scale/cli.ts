@@ -1,0 +1,385 @@
+/**
+ * The scale commands of `drp-sim`:
+ *
+ *   drp-sim --peers 1e6 --topology 8d [--neighbors 13] [--routes 100000] [--churn 0.1] [--seed S]
+ *           [--json] [--report out.html]
+ *   drp-sim scale-table --peers 1e5,1e6 [--topologies 8d,knn,can,kademlia,chord] [--markdown]
+ *           [--json] [--report out.html]
+ *
+ * Arguments are checked before any work: a bad value or a run whose memory estimate exceeds this
+ * machine is one line on stderr and a non-zero exit. Progress with an ETA goes to stderr; Ctrl-C stops
+ * at the next progress check and says so.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { routingPolicyDefault, slotStrideMax } from '../../src/drp/policy.js';
+import {
+  countOption,
+  decimalOption,
+  defaultSeed,
+  formatTable,
+  Interrupt,
+  Progress,
+  UsageError,
+} from '../cli/args.js';
+import { renderReport } from './report.js';
+import {
+  estimateBytes,
+  runScale,
+  type ScaleOptions,
+  type ScaleResult,
+  scaleOptionsDefault,
+  type Topology,
+  topologies,
+} from './run.js';
+
+/** Peers a run may ask for at most (Uint32 peer numbers with a flag bit). */
+export const peersMax = 2 ** 31 - 1;
+/** Largest --neighbors: the slot row (neighbors + 3) must fit the policy's scratch. */
+export const neighborsMax = slotStrideMax - 3;
+
+interface RunFlags {
+  peers: number;
+  topology: Topology;
+  neighbors: number;
+  routes: number;
+  churn: number;
+  seed?: string;
+  json?: boolean;
+  report?: string;
+  longLinks?: number;
+  lookAhead: boolean;
+  backtrack: boolean;
+  sectorBonus?: number;
+  refineRounds?: number;
+  recycleRounds?: number;
+  minNeighbors?: number;
+  randomHops?: number;
+  gapFill: boolean;
+  spareEviction: boolean;
+  stretchSamples: number;
+}
+
+/** Throws a UsageError when the run would not fit this machine's memory. */
+export function checkMemory(
+  opts: Pick<ScaleOptions, 'peers' | 'neighbors' | 'topology'>,
+  memoryBytes = totalmem(),
+): void {
+  const need = estimateBytes(opts);
+  if (need > memoryBytes * 0.9) {
+    throw new UsageError(
+      `--peers ${opts.peers} needs about ${(need / 2 ** 30).toFixed(1)} GiB, more than this machine's ` +
+        `${(memoryBytes / 2 ** 30).toFixed(1)} GiB allows`,
+    );
+  }
+}
+
+function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
+  if (flags.minNeighbors !== undefined && flags.minNeighbors > flags.neighbors + 1) {
+    throw new UsageError(
+      `--min-neighbors ${flags.minNeighbors} must not exceed --neighbors + 1 (${flags.neighbors + 1})`,
+    );
+  }
+  const join: Record<string, number> = {};
+  if (flags.longLinks !== undefined) join.longLinks = flags.longLinks;
+  if (flags.refineRounds !== undefined) join.refineRounds = flags.refineRounds;
+  if (flags.recycleRounds !== undefined) join.recycleRounds = flags.recycleRounds;
+  if (flags.minNeighbors !== undefined) join.minNeighbors = flags.minNeighbors;
+  if (flags.randomHops !== undefined) join.randomHopsMax = flags.randomHops;
+  const joinFlags: Record<string, boolean> = {};
+  if (!flags.gapFill) joinFlags.gapFill = false;
+  return scaleOptionsDefault({
+    peers: flags.peers,
+    topology: flags.topology,
+    neighbors: flags.neighbors,
+    routes: flags.routes,
+    churn: flags.churn,
+    seed,
+    stretchSamples: flags.stretchSamples,
+    policy: {
+      ...routingPolicyDefault,
+      lookAhead: flags.lookAhead,
+      backtrack: flags.backtrack,
+      spareAwareEviction: flags.spareEviction,
+      ...(flags.sectorBonus !== undefined ? { sectorBonus: flags.sectorBonus } : {}),
+    },
+    join: { ...join, ...joinFlags },
+  });
+}
+
+/** Runs one configuration with progress on stderr and Ctrl-C handling. */
+export function runWithProgress(opts: ScaleOptions, quiet: boolean): ScaleResult {
+  const interrupt = new Interrupt();
+  const bars = new Map<string, Progress>();
+  try {
+    return runScale(opts, {
+      progress: (phase, done, total) => {
+        let bar = bars.get(phase);
+        if (bar === undefined) {
+          bar = new Progress(
+            `${opts.topology} ${opts.peers.toLocaleString('en-US')} ${phase}`,
+            total,
+            !quiet,
+          );
+          bars.set(phase, bar);
+        }
+        bar.update(done);
+        return !interrupt.requested;
+      },
+    });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+export function summaryTable(results: readonly ScaleResult[]): string {
+  return formatTable(
+    [
+      'topology',
+      'peers',
+      'state/peer',
+      'delivered %',
+      'hops mean',
+      'p50',
+      'p99',
+      'max',
+      'dead ends',
+      'stretch',
+      'build s',
+      'route s',
+    ],
+    results.map((r) => [
+      r.topology,
+      r.peers,
+      r.statePerPeer.toFixed(1),
+      (r.deliveredRatio * 100).toFixed(3),
+      r.hopsMean.toFixed(2),
+      r.hopsP50,
+      r.hopsP99,
+      r.hopsMax,
+      r.deadEnds,
+      r.stretchMean.toFixed(2),
+      r.buildSeconds.toFixed(1),
+      r.routeSeconds.toFixed(1),
+    ]),
+  );
+}
+
+/** The side-by-side table as Markdown (docs/routing.md). */
+export function markdownTable(results: readonly ScaleResult[]): string {
+  const head =
+    '| topology | peers | state/peer | bytes/peer | delivered % | hops mean | hops p99 | dead ends | stretch | build s |\n' +
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const rows = results.map(
+    (r) =>
+      `| ${r.topology} | ${r.peers.toLocaleString('en-US')} | ${r.statePerPeer.toFixed(1)} | ${r.bytesPerPeer} | ` +
+      `${(r.deliveredRatio * 100).toFixed(3)} | ${r.hopsMean.toFixed(2)} | ${r.hopsP99} | ${r.deadEnds} | ` +
+      `${r.stretchMean.toFixed(2)} | ${r.buildSeconds.toFixed(1)} |`,
+  );
+  return [head, ...rows].join('\n');
+}
+
+function churnLines(r: ScaleResult): string {
+  if (r.churn === null) return '';
+  const c = r.churn;
+  return (
+    `churn ${(c.removedShare * 100).toFixed(1)}% (${c.removed.toLocaleString('en-US')} peers removed): ` +
+    `delivered ${(c.beforeRepair.deliveredRatio * 100).toFixed(3)}% without repair ` +
+    `(hops ${c.beforeRepair.hopsMean.toFixed(2)}), ${(c.afterRepair.deliveredRatio * 100).toFixed(3)}% after repair ` +
+    `(hops ${c.afterRepair.hopsMean.toFixed(2)}, repair ${c.repairSeconds} s)\n`
+  );
+}
+
+function interruptedExit(results: readonly ScaleResult[]): boolean {
+  if (results.some((r) => r.interrupted)) {
+    process.stderr.write('interrupted: the run stopped before finishing; no results written\n');
+    process.exitCode = 130;
+    return true;
+  }
+  return false;
+}
+
+function parseList<T>(name: string, text: string, parse: (item: string) => T): T[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => s.length === 0)) {
+    throw new InvalidArgumentError(`${name} must be a comma-separated list, got '${text}'`);
+  }
+  return items.map(parse);
+}
+
+function parseTopology(text: string): Topology {
+  if (!(topologies as readonly string[]).includes(text)) {
+    throw new InvalidArgumentError(`unknown topology '${text}'; choose one of ${topologies.join(', ')}`);
+  }
+  return text as Topology;
+}
+
+function addRunOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--neighbors <n>', 'target neighbours per peer')
+        .argParser(countOption('--neighbors', 2, neighborsMax))
+        .default(13),
+    )
+    .addOption(
+      new Option('--routes <n>', 'sampled routes')
+        .argParser(countOption('--routes', 1, 1e8))
+        .default(100_000),
+    )
+    .addOption(new Option('--seed <seed>', 'root seed (printed when not given)'))
+    .addOption(new Option('--json', 'print one JSON object'))
+    .addOption(new Option('--report <file>', 'write a self-contained HTML report with charts'))
+    .addOption(
+      new Option('--stretch-samples <n>', 'routes compared with BFS shortest paths')
+        .argParser(countOption('--stretch-samples', 0, 1e4))
+        .default(16),
+    )
+    .addOption(
+      new Option('--long-links <n>', 'long-link REGISTERs per newcomer (research)').argParser(
+        countOption('--long-links', 0, 8),
+      ),
+    )
+    .addOption(
+      new Option('--sector-bonus <x>', 'link-value bonus per filled sector (research)').argParser(
+        decimalOption('--sector-bonus', 0, 1),
+      ),
+    )
+    .addOption(
+      new Option('--refine-rounds <n>', 'upkeep rounds after the build (research)').argParser(
+        countOption('--refine-rounds', 0, 10),
+      ),
+    )
+    .addOption(
+      new Option('--recycle-rounds <n>', 'recycling rounds after the build (research)').argParser(
+        countOption('--recycle-rounds', 0, 10),
+      ),
+    )
+    .addOption(
+      new Option('--min-neighbors <n>', 'register again below this (default --neighbors)').argParser(
+        countOption('--min-neighbors', 1, neighborsMax),
+      ),
+    )
+    .addOption(
+      new Option('--random-hops <n>', 'random hops at most at the start of a REGISTER').argParser(
+        countOption('--random-hops', 0, 29),
+      ),
+    )
+    .addOption(new Option('--no-gap-fill', 'no direction-steered REGISTERs into empty sectors (research)'))
+    .addOption(
+      new Option('--no-spare-eviction', "evict by link value only, ignoring neighbours' degrees (research)"),
+    )
+    .addOption(new Option('--no-look-ahead', "route without neighbours' neighbours (research)"))
+    .addOption(
+      new Option('--no-backtrack', 'fail at a local minimum instead of the visited-set fallback (research)'),
+    );
+}
+
+/** Adds the scale run as the default action of `program`, and the `scale-table` command. */
+export function registerScaleCommand(program: Command): void {
+  addRunOptions(program)
+    .addOption(
+      new Option('--peers <n>', 'peers in the network (1e6 notation)')
+        .argParser(countOption('--peers', 1, peersMax))
+        .default(10_000),
+    )
+    .addOption(
+      new Option('--topology <name>', `one of ${topologies.join(', ')}`)
+        .argParser(parseTopology)
+        .default('8d'),
+    )
+    .addOption(
+      new Option('--churn <share>', 'share of peers removed for the churn phase')
+        .argParser(decimalOption('--churn', 0, 0.9))
+        .default(0),
+    )
+    .action((flags: RunFlags) => {
+      const seed = flags.seed ?? defaultSeed();
+      const opts = optionsFromFlags(flags, seed);
+      checkMemory(opts);
+      if (flags.seed === undefined) process.stderr.write(`seed ${seed} (replay with --seed ${seed})\n`);
+      const result = runWithProgress(opts, false);
+      if (interruptedExit([result])) return;
+      if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
+      if (flags.json === true) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      process.stdout.write(`${summaryTable([result])}\n`);
+      process.stdout.write(
+        `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
+      );
+      process.stdout.write(churnLines(result));
+    });
+
+  addRunOptions(
+    program.command('scale-table').description('all topologies side by side at one or more sizes'),
+  )
+    .addOption(
+      new Option('--peers <list>', 'comma-separated sizes, e.g. 1e5,1e6')
+        .argParser((t: string) => parseList('--peers', t, (s) => countOption('--peers', 2, peersMax)(s)))
+        .default([10_000]),
+    )
+    .addOption(
+      new Option('--topologies <list>', 'comma-separated topologies')
+        .argParser((t: string) => parseList('--topologies', t, parseTopology))
+        .default([...topologies]),
+    )
+    .addOption(new Option('--markdown', 'print the table as Markdown'))
+    .addOption(new Option('--out <file>', 'also write the results as one JSON object to this file'))
+    .action(
+      (
+        flags: Omit<RunFlags, 'peers' | 'topology' | 'churn'> & {
+          peers: number[];
+          topologies: Topology[];
+          markdown?: boolean;
+          out?: string;
+        },
+      ) => {
+        const seed = flags.seed ?? defaultSeed();
+        for (const peers of flags.peers)
+          for (const topology of flags.topologies)
+            checkMemory({ peers, topology, neighbors: flags.neighbors });
+        const results: ScaleResult[] = [];
+        for (const peers of flags.peers) {
+          for (const topology of flags.topologies) {
+            const r = runWithProgress(optionsFromFlags({ ...flags, peers, topology, churn: 0 }, seed), false);
+            results.push(r);
+            if (interruptedExit(results)) return;
+          }
+        }
+        if (flags.report !== undefined) writeFileSync(flags.report, renderReport(results));
+        if (flags.out !== undefined) writeFileSync(flags.out, `${JSON.stringify({ seed, results })}\n`);
+        if (flags.json === true) process.stdout.write(`${JSON.stringify({ seed, results })}\n`);
+        else if (flags.markdown === true) process.stdout.write(`${markdownTable(results)}\n`);
+        else process.stdout.write(`${summaryTable(results)}\nseed ${seed}\n`);
+      },
+    );
+
+  program
+    .command('scale-report')
+    .description('one HTML report from the JSON of earlier runs (single runs or scale-table --out files)')
+    .requiredOption('--in <files>', 'comma-separated JSON files', (t: string) =>
+      parseList('--in', t, (f) => f),
+    )
+    .requiredOption('--report <file>', 'the HTML file to write')
+    .action((flags: { in: string[]; report: string }) => {
+      const results: ScaleResult[] = [];
+      for (const file of flags.in) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop() ?? '');
+        } catch {
+          throw new UsageError(`${file} is not the JSON of a scale run`);
+        }
+        const list = (parsed as { results?: unknown }).results;
+        for (const r of Array.isArray(list) ? list : [parsed]) {
+          if (typeof r !== 'object' || r === null || !('topology' in r) || !('routing' in r)) {
+            throw new UsageError(`${file} is not the JSON of a scale run`);
+          }
+          results.push(r as ScaleResult);
+        }
+      }
+      writeFileSync(flags.report, renderReport(results));
+    });
+}

@@ -1,0 +1,294 @@
+/**
+ * Route statistics on a scale network: sampled (source, target) pairs routed with the INVITE policy
+ * of `src/drp/policy.ts` — greedy towards the target's point, optional look-ahead over neighbours'
+ * advertised neighbours, and the visited-set fallback (continue to the best unvisited neighbour at a
+ * local minimum, return to the previous hop when none is left; the engine's "try the next-best
+ * neighbour on failure").
+ *
+ * `hops` counts every forwarding step a route took, backtracking steps included, so a recovered dead
+ * end costs what it costs on the wire. Stretch compares the hops of a sample of delivered routes with
+ * the BFS shortest path in the same graph.
+ */
+
+import {
+  distanceSquaredToPoint,
+  inviteNextHop,
+  type PeerView,
+  type RoutingPolicy,
+  routeHopsMax,
+  slotPeerMask,
+} from '../../src/drp/policy.js';
+import { dimensions, typicalNeighbourDistance } from '../../src/id/geometry.js';
+import type { FastRng } from './fast-rng.js';
+
+/** Forwarding steps a route may take including backtracking (depth is bounded by `routeHopsMax`). */
+export const routeStepsMax = 4 * routeHopsMax;
+/** Hops the visited-set fallback goes past the closest peer reached before it turns back. */
+export const fallbackDepthMax = 2;
+/**
+ * INVITE attempts: when a search fails, the requester sends the INVITE again, starting with
+ * `retryRandomHops` × attempt random hops (as a REGISTER does) so the new search approaches the
+ * target from elsewhere; the hops of every attempt count.
+ */
+export const inviteAttemptsMax = 4;
+export const retryRandomHops = 2;
+/** Hop histogram buckets (the last one collects everything above). */
+export const hopHistogramBuckets = 64;
+
+export interface RouteStats {
+  routes: number;
+  delivered: number;
+  deliveredRatio: number;
+  hopsMean: number;
+  hopsP50: number;
+  hopsP90: number;
+  hopsP99: number;
+  hopsMax: number;
+  /** Routes that met a local minimum (plain greedy would have failed there). */
+  deadEnds: number;
+  /** Mean distance of the dead-end peer to its target, in typical-neighbour-distance units. */
+  deadEndDistanceMean: number;
+  /** Mean hop index at which the first dead end happened. */
+  deadEndHopMean: number;
+  /** Count of routes by hops; index = hops (last bucket: ≥ bucket index). */
+  hopHistogram: number[];
+  stretchMean: number;
+  stretchSamples: number;
+}
+
+/** A graph routes are sampled on (BFS walks its slots). */
+export interface RouteGraph {
+  readonly count: number;
+  readonly slots: Uint32Array;
+  readonly slotStride: number;
+  readonly degree: Uint8Array;
+  isAlive(p: number): boolean;
+}
+
+/** A network the 8-D router can walk: the policy view plus liveness and visit marks. */
+export interface RoutableNetwork extends PeerView, RouteGraph {
+  nextEpoch(): number;
+  readonly marks: Uint32Array;
+}
+
+/** Routes one pair: hops (≥ 0) when delivered, −1 when not; records the first dead end. */
+export interface PeerRouter {
+  route(s: number, t: number): number;
+  readonly lastDeadEndPeer: number;
+  readonly lastDeadEndHop: number;
+}
+
+/** The DRP INVITE router (policy of `src/drp/policy.ts`) over a `RoutableNetwork`. */
+export class Router implements PeerRouter {
+  private readonly stack = new Uint32Array(routeHopsMax + 2);
+  lastDeadEndHop = -1;
+  lastDeadEndPeer = -1;
+
+  /** `rng` drives the random hops of retries; without one a failed search is final. */
+  constructor(
+    private readonly net: RoutableNetwork,
+    private readonly policy: RoutingPolicy,
+    private readonly rng: FastRng | null = null,
+  ) {}
+
+  route(s: number, t: number): number {
+    this.lastDeadEndHop = -1;
+    this.lastDeadEndPeer = -1;
+    let total = 0;
+    for (let attempt = 0; attempt < inviteAttemptsMax; attempt++) {
+      let start = s;
+      for (let r = 0; r < attempt * retryRandomHops && this.rng !== null; r++) {
+        const deg = this.net.degree[start]!;
+        if (deg === 0) break;
+        start = this.net.slots[start * this.net.slotStride + this.rng.int(deg)]! & slotPeerMask;
+        total++;
+        if (start === t) return total;
+      }
+      const steps = this.attempt(start, t, fallbackDepthMax, routeStepsMax);
+      if (steps >= 0) return total + steps;
+      total += -steps - 1;
+      if (!this.policy.backtrack || this.rng === null) return -1;
+    }
+    return -1;
+  }
+
+  /** One search; returns the steps when delivered, or −(steps + 1) when it failed. */
+  private attempt(s: number, t: number, depthPastBest: number, stepsMax: number): number {
+    const net = this.net;
+    const coords = net.coords;
+    const mark = net.marks;
+    const epoch = net.nextEpoch();
+    const lookAhead = this.policy.lookAhead;
+    const backtrack = this.policy.backtrack;
+    const toff = t * dimensions;
+    let depth = 0;
+    let steps = 0;
+    let cur = s;
+    // The fallback explores at most `depthPastBest` hops past the closest peer reached so far,
+    // then returns: the search stays around the local minimum, where the target almost always is.
+    let bestD = distanceSquaredToPoint(coords, s, coords, toff);
+    let bestDepth = 0;
+    mark[cur] = epoch;
+    this.stack[0] = cur;
+    while (cur !== t) {
+      if (steps >= stepsMax) return -(steps + 1);
+      let next = -1;
+      if (depth < routeHopsMax) {
+        next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, false);
+        if (next < 0) {
+          if (this.lastDeadEndHop < 0) {
+            this.lastDeadEndHop = steps;
+            this.lastDeadEndPeer = cur;
+          }
+          if (!backtrack) return -(steps + 1);
+          if (depth - bestDepth < depthPastBest) {
+            next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, true);
+          }
+        }
+      }
+      if (next >= 0) {
+        mark[next] = epoch;
+        depth++;
+        this.stack[depth] = next;
+        cur = next;
+        const d = distanceSquaredToPoint(coords, cur, coords, toff);
+        if (d < bestD) {
+          bestD = d;
+          bestDepth = depth;
+        }
+      } else {
+        if (!backtrack || depth === 0) return -(steps + 1);
+        depth--;
+        cur = this.stack[depth]!;
+        if (bestDepth > depth) bestDepth = depth;
+      }
+      steps++;
+    }
+    return steps;
+  }
+}
+
+/** Shortest-path hops from s to t by BFS (−1 if unreachable). `dist` is scratch of network size. */
+export function bfsHops(net: RouteGraph, s: number, t: number, dist: Int32Array, queue: Uint32Array): number {
+  if (s === t) return 0;
+  dist.fill(-1, 0, net.count);
+  let head = 0;
+  let tail = 0;
+  queue[tail++] = s;
+  dist[s] = 0;
+  const stride = net.slotStride;
+  while (head < tail) {
+    const u = queue[head++]!;
+    const du = dist[u]!;
+    const base = u * stride;
+    const deg = net.degree[u]!;
+    for (let j = 0; j < deg; j++) {
+      const v = net.slots[base + j]! & slotPeerMask;
+      if (dist[v] !== -1) continue;
+      dist[v] = du + 1;
+      if (v === t) return du + 1;
+      queue[tail++] = v;
+    }
+  }
+  return -1;
+}
+
+export interface RouteSampleOptions {
+  readonly routes: number;
+  readonly stretchSamples: number;
+  /** Called every 4096 routes; return false to stop (interrupted). */
+  readonly onProgress?: (done: number) => boolean;
+}
+
+/** A uniformly random alive peer. */
+export function randomAlive(net: RouteGraph, rng: FastRng): number {
+  for (;;) {
+    const p = rng.int(net.count);
+    if (net.isAlive(p)) return p;
+  }
+}
+
+/** Routes `routes` sampled pairs and summarises them. */
+export function sampleRoutes(
+  net: RouteGraph,
+  router: PeerRouter,
+  coords: Uint32Array | null,
+  rng: FastRng,
+  opts: RouteSampleOptions,
+): RouteStats {
+  const hist = new Array<number>(hopHistogramBuckets).fill(0);
+  const hopsList = new Uint16Array(opts.routes);
+  let delivered = 0;
+  let deadEnds = 0;
+  let deadEndDistanceSum = 0;
+  let deadEndHopSum = 0;
+  let hopSum = 0;
+  let done = 0;
+  const unit = typicalNeighbourDistance(Math.max(net.count, 2), 1);
+  const stretchEvery =
+    opts.stretchSamples > 0 ? Math.max(1, Math.floor(opts.routes / opts.stretchSamples)) : 0;
+  let stretchSum = 0;
+  let stretchCount = 0;
+  let dist: Int32Array | null = null;
+  let queue: Uint32Array | null = null;
+  for (let i = 0; i < opts.routes; i++) {
+    if (opts.onProgress !== undefined && (i & 4095) === 0 && !opts.onProgress(i)) break;
+    const s = randomAlive(net, rng);
+    let t = randomAlive(net, rng);
+    while (t === s && net.count > 1) t = randomAlive(net, rng);
+    const hops = router.route(s, t);
+    done++;
+    if (router.lastDeadEndPeer >= 0) {
+      deadEnds++;
+      deadEndHopSum += router.lastDeadEndHop;
+      const p = router.lastDeadEndPeer;
+      if (coords !== null) {
+        let sum = 0;
+        for (let k = 0; k < dimensions; k++) {
+          const d = ((coords[t * dimensions + k]! - coords[p * dimensions + k]!) | 0) / 0x1_0000_0000;
+          sum += d * d;
+        }
+        deadEndDistanceSum += Math.sqrt(sum) / unit;
+      }
+    }
+    if (hops < 0) continue;
+    delivered++;
+    hopSum += hops;
+    hopsList[delivered - 1] = Math.min(hops, 0xffff);
+    hist[Math.min(hops, hopHistogramBuckets - 1)]! += 1;
+    if (stretchEvery > 0 && i % stretchEvery === 0 && stretchCount < opts.stretchSamples && hops > 0) {
+      dist ??= new Int32Array(net.count);
+      queue ??= new Uint32Array(net.count);
+      const shortest = bfsHops(net, s, t, dist, queue);
+      if (shortest > 0) {
+        stretchSum += hops / shortest;
+        stretchCount++;
+      }
+    }
+  }
+  const sorted = hopsList.subarray(0, delivered).sort();
+  const pct = (q: number): number =>
+    delivered === 0 ? 0 : sorted[Math.min(delivered - 1, Math.floor(q * delivered))]!;
+  return {
+    routes: done,
+    delivered,
+    deliveredRatio: done > 0 ? delivered / done : 0,
+    hopsMean: delivered > 0 ? hopSum / delivered : 0,
+    hopsP50: pct(0.5),
+    hopsP90: pct(0.9),
+    hopsP99: pct(0.99),
+    hopsMax: delivered > 0 ? sorted[delivered - 1]! : 0,
+    deadEnds,
+    deadEndDistanceMean: deadEnds > 0 ? deadEndDistanceSum / deadEnds : 0,
+    deadEndHopMean: deadEnds > 0 ? deadEndHopSum / deadEnds : 0,
+    hopHistogram: trimHistogram(hist),
+    stretchMean: stretchCount > 0 ? stretchSum / stretchCount : 0,
+    stretchSamples: stretchCount,
+  };
+}
+
+function trimHistogram(hist: number[]): number[] {
+  let last = hist.length - 1;
+  while (last > 0 && hist[last] === 0) last--;
+  return hist.slice(0, last + 1);
+}

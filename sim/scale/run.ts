@@ -1,0 +1,266 @@
+/**
+ * One scale run: build a topology of `peers` peers, route sampled pairs, optionally churn, and return
+ * one JSON-able result. The 8-D DRP topology is grown by the join process (`model.ts`); baselines
+ * come from `baselines.ts`. Everything random flows from `seed` through named streams, so the same
+ * options give the same result, byte for byte, apart from the wall-clock fields (`buildSeconds`,
+ * `routeSeconds`, `rssBytes`), which `stripTimings` removes for comparisons.
+ */
+import { type RoutingPolicy, routingPolicyDefault } from '../../src/drp/policy.js';
+import { SeededRng } from '../kernel/rng.js';
+import { buildBaseline } from './baselines.js';
+import { FastRng } from './fast-rng.js';
+import { bytesPerPeer, type JoinParams, joinParamsFor, ScaleNetwork, slotStrideFor } from './model.js';
+import { Router, type RouteStats, sampleRoutes } from './routes.js';
+
+export const topologies = ['8d', 'knn', 'can', 'kademlia', 'chord'] as const;
+export type Topology = (typeof topologies)[number];
+
+export interface ScaleOptions {
+  readonly peers: number;
+  readonly topology: Topology;
+  readonly neighbors: number;
+  readonly routes: number;
+  /** Share of peers removed for the churn phase (0 = no churn phase). */
+  readonly churn: number;
+  readonly seed: string;
+  readonly stretchSamples: number;
+  readonly policy: RoutingPolicy;
+  /** Overrides of the join process (research variants). */
+  readonly join: Partial<JoinParams>;
+}
+
+export function scaleOptionsDefault(over: Partial<ScaleOptions> = {}): ScaleOptions {
+  return {
+    peers: 1e4,
+    topology: '8d',
+    neighbors: 13,
+    routes: 1e4,
+    churn: 0,
+    seed: '1',
+    stretchSamples: 16,
+    policy: routingPolicyDefault,
+    join: {},
+    ...over,
+  };
+}
+
+export interface ChurnResult {
+  removedShare: number;
+  removed: number;
+  beforeRepair: RouteStats;
+  afterRepair: RouteStats;
+  neighborsMeanAfterRepair: number;
+  repairSeconds: number;
+}
+
+export interface ScaleResult {
+  topology: Topology;
+  peers: number;
+  seed: string;
+  neighbors: number;
+  neighborsMean: number;
+  /** Routing-state entries per peer (neighbours, contacts or fingers). */
+  statePerPeer: number;
+  /** knn baseline: share of true k nearest found (sampled). */
+  knnRecall: number | null;
+  bytesPerPeer: number;
+  routes: number;
+  deliveredRatio: number;
+  hopsMean: number;
+  hopsP50: number;
+  hopsP90: number;
+  hopsP99: number;
+  hopsMax: number;
+  deadEnds: number;
+  stretchMean: number;
+  policy: RoutingPolicy;
+  join: Record<string, number | boolean> | null;
+  joinCounters: Record<string, number> | null;
+  routing: RouteStats;
+  churn: ChurnResult | null;
+  buildSeconds: number;
+  routeSeconds: number;
+  rssBytes: number;
+  interrupted: boolean;
+}
+
+export interface RunHooks {
+  /** Progress of a phase; return false to stop (interrupted). */
+  readonly progress?: (phase: string, done: number, total: number) => boolean;
+}
+
+/** Estimated peak bytes of a run (for the refusal before any work). */
+export function estimateBytes(opts: Pick<ScaleOptions, 'peers' | 'neighbors' | 'topology'>): number {
+  // Model + visit marks + BFS scratch + the build's transient join order, sort keys and radix buffers.
+  const perPeer = bytesPerPeer(slotStrideFor(opts.neighbors)) + 4 + 8 + 16;
+  const factor = opts.topology === '8d' ? 1 : 2.5; // baselines keep extra arrays while building
+  return 200 * 2 ** 20 + opts.peers * perPeer * factor;
+}
+
+export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult {
+  const root = new SeededRng(opts.seed);
+  const progress = hooks.progress;
+  let interrupted = false;
+  const tick =
+    (phase: string, total: number) =>
+    (done: number): boolean => {
+      if (progress !== undefined && !progress(phase, done, total)) interrupted = true;
+      return !interrupted;
+    };
+  const t0 = performance.now();
+  let net: ScaleNetwork | ReturnType<typeof buildBaseline>;
+  let joinParams: JoinParams | null = null;
+  if (opts.topology === '8d') {
+    joinParams = joinParamsFor(opts.neighbors, opts.policy, opts.join);
+    const model = new ScaleNetwork(opts.peers, joinParams, new FastRng(root.fork('build')));
+    const buildTick = tick('build', opts.peers);
+    model.prepare(opts.peers);
+    for (let i = 0; i < opts.peers; i++) {
+      if ((i & 0x3fff) === 0 && !buildTick(i)) break;
+      model.joinNext();
+    }
+    for (let r = 0; r < joinParams.recycleRounds && !interrupted; r++) {
+      model.recycle(tick(`recycle ${r + 1}`, model.count));
+    }
+    for (let r = 0; r < joinParams.refineRounds && !interrupted; r++) {
+      model.refine(tick(`upkeep ${r + 1}`, model.count));
+    }
+    net = model;
+  } else {
+    net = buildBaseline(
+      opts.topology,
+      opts.peers,
+      opts.neighbors,
+      new FastRng(root.fork('build')),
+      tick('build', opts.peers),
+    );
+  }
+  const buildSeconds = (performance.now() - t0) / 1000;
+  const builtDegree = net.meanDegree();
+  const t1 = performance.now();
+  const policy = net instanceof ScaleNetwork ? opts.policy : net.routingPolicy;
+  const router =
+    net instanceof ScaleNetwork ? new Router(net, policy, new FastRng(root.fork('retries'))) : net.router;
+  const coords = net instanceof ScaleNetwork || net.geometric ? net.coords : null;
+  const routing = interrupted
+    ? emptyStats()
+    : sampleRoutes(net, router, coords, new FastRng(root.fork('routes')), {
+        routes: opts.routes,
+        stretchSamples: opts.stretchSamples,
+        onProgress: tick('routes', opts.routes),
+      });
+  const routeSeconds = (performance.now() - t1) / 1000;
+  let churn: ChurnResult | null = null;
+  if (opts.churn > 0 && !interrupted && net instanceof ScaleNetwork) {
+    const removed = net.removePeers(opts.churn);
+    const churnRoutes = Math.min(opts.routes, 1e5);
+    const beforeRepair = sampleRoutes(net, router, coords, new FastRng(root.fork('churn-routes')), {
+      routes: churnRoutes,
+      stretchSamples: 0,
+      onProgress: tick('churn routes', churnRoutes),
+    });
+    const t2 = performance.now();
+    net.repair();
+    const repairSeconds = (performance.now() - t2) / 1000;
+    const afterRepair = sampleRoutes(net, router, coords, new FastRng(root.fork('repaired-routes')), {
+      routes: churnRoutes,
+      stretchSamples: 0,
+      onProgress: tick('repaired routes', churnRoutes),
+    });
+    churn = {
+      removedShare: opts.churn,
+      removed,
+      beforeRepair,
+      afterRepair,
+      neighborsMeanAfterRepair: round(net.meanDegree(), 4),
+      repairSeconds: round(repairSeconds, 2),
+    };
+  }
+  return {
+    topology: opts.topology,
+    peers: net.count,
+    seed: opts.seed,
+    neighbors: opts.neighbors,
+    neighborsMean: round(builtDegree, 4),
+    statePerPeer: round(net instanceof ScaleNetwork ? builtDegree : net.statePerPeer, 4),
+    knnRecall: net instanceof ScaleNetwork || net.knnRecall === undefined ? null : round(net.knnRecall, 4),
+    bytesPerPeer: net instanceof ScaleNetwork ? bytesPerPeer(net.slotStride) : net.bytesPerPeer,
+    routes: routing.routes,
+    deliveredRatio: round(routing.deliveredRatio, 6),
+    hopsMean: round(routing.hopsMean, 4),
+    hopsP50: routing.hopsP50,
+    hopsP90: routing.hopsP90,
+    hopsP99: routing.hopsP99,
+    hopsMax: routing.hopsMax,
+    deadEnds: routing.deadEnds,
+    stretchMean: round(routing.stretchMean, 4),
+    policy,
+    join: joinParams === null ? null : joinSummary(joinParams),
+    joinCounters: net instanceof ScaleNetwork ? { ...net.counters } : null,
+    routing: roundStats(routing),
+    churn,
+    buildSeconds: round(buildSeconds, 2),
+    routeSeconds: round(routeSeconds, 2),
+    rssBytes: process.memoryUsage().rss,
+    interrupted,
+  };
+}
+
+function joinSummary(p: JoinParams): Record<string, number | boolean> {
+  return {
+    minNeighbors: p.minNeighbors,
+    softMax: p.softMax,
+    randomHopsMax: p.randomHopsMax,
+    longLinks: p.longLinks,
+    longLinksMax: p.longLinksMax,
+    gapFill: p.gapFill,
+    refineRounds: p.refineRounds,
+    recycleRounds: p.recycleRounds,
+  };
+}
+
+function emptyStats(): RouteStats {
+  return {
+    routes: 0,
+    delivered: 0,
+    deliveredRatio: 0,
+    hopsMean: 0,
+    hopsP50: 0,
+    hopsP90: 0,
+    hopsP99: 0,
+    hopsMax: 0,
+    deadEnds: 0,
+    deadEndDistanceMean: 0,
+    deadEndHopMean: 0,
+    hopHistogram: [],
+    stretchMean: 0,
+    stretchSamples: 0,
+  };
+}
+
+function roundStats(s: RouteStats): RouteStats {
+  return {
+    ...s,
+    deliveredRatio: round(s.deliveredRatio, 6),
+    hopsMean: round(s.hopsMean, 4),
+    deadEndDistanceMean: round(s.deadEndDistanceMean, 4),
+    deadEndHopMean: round(s.deadEndHopMean, 4),
+    stretchMean: round(s.stretchMean, 4),
+  };
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** The result without wall-clock fields, for determinism comparisons. */
+export function stripTimings(r: ScaleResult): Omit<
+  ScaleResult,
+  'buildSeconds' | 'routeSeconds' | 'rssBytes'
+> & {
+  churn: ChurnResult | null;
+} {
+  const { buildSeconds: _b, routeSeconds: _r, rssBytes: _m, ...rest } = r;
+  return { ...rest, churn: r.churn === null ? null : { ...r.churn, repairSeconds: 0 } };
+}

@@ -1,0 +1,139 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../cli/args.js';
+import { canGridSides } from './baselines.js';
+import { checkMemory, registerScaleCommand } from './cli.js';
+import { bytesPerPeer, radixSortIndices, slotStrideFor } from './model.js';
+import { canFormulaHops, mooreBoundHops, renderReport } from './report.js';
+import { runScale, scaleOptionsDefault, stripTimings } from './run.js';
+
+describe('scale run', () => {
+  it('same seed gives identical JSON at 1e4 peers; another seed differs', () => {
+    const opts = scaleOptionsDefault({ peers: 1e4, routes: 5000, seed: 'determinism', churn: 0.1 });
+    const a = JSON.stringify(stripTimings(runScale(opts)));
+    const b = JSON.stringify(stripTimings(runScale(opts)));
+    expect(a).toBe(b);
+    const c = JSON.stringify(stripTimings(runScale({ ...opts, peers: 2000, routes: 500, seed: 'other' })));
+    expect(c).not.toBe(a);
+  });
+
+  it('delivers every route at 1e4 with the default policy, under 100 B per peer, and survives churn', () => {
+    const r = runScale(scaleOptionsDefault({ peers: 1e4, routes: 1e4, seed: 'quality', churn: 0.1 }));
+    for (const key of [
+      'peers',
+      'neighborsMean',
+      'routes',
+      'deliveredRatio',
+      'hopsMean',
+      'hopsP99',
+      'buildSeconds',
+      'routeSeconds',
+      'rssBytes',
+    ]) {
+      expect(r).toHaveProperty(key);
+    }
+    expect(r.deliveredRatio).toBe(1);
+    expect(r.neighborsMean).toBeLessThanOrEqual(14);
+    expect(r.neighborsMean).toBeGreaterThanOrEqual(11);
+    expect(r.bytesPerPeer).toBeLessThan(100);
+    expect(r.hopsMean).toBeLessThan(6);
+    expect(r.churn).not.toBeNull();
+    expect(r.churn!.beforeRepair.deliveredRatio).toBeGreaterThanOrEqual(0.99);
+    expect(r.churn!.afterRepair.deliveredRatio).toBe(1);
+  });
+
+  it('plain greedy (no look-ahead, no fallback) dead-ends where the default policy delivers', () => {
+    const base = scaleOptionsDefault({ peers: 5000, routes: 3000, seed: 'plain' });
+    const plain = runScale({ ...base, policy: { ...base.policy, lookAhead: false, backtrack: false } });
+    const best = runScale(base);
+    expect(plain.deliveredRatio).toBeLessThan(0.95);
+    expect(best.deliveredRatio).toBe(1);
+  });
+
+  it('baselines deliver and match their known hop counts', () => {
+    for (const topology of ['knn', 'can', 'kademlia', 'chord'] as const) {
+      const r = runScale(scaleOptionsDefault({ peers: 4096, routes: 2000, seed: 'baselines', topology }));
+      expect(r.peers).toBe(4096);
+      if (topology === 'knn') {
+        expect(r.knnRecall!).toBeGreaterThan(0.95);
+        expect(r.deliveredRatio).toBeLessThan(1);
+      } else {
+        expect(r.deliveredRatio).toBe(1);
+      }
+      if (topology === 'can') expect(r.hopsMean).toBeCloseTo(canFormulaHops(4096), 0);
+      if (topology === 'chord' || topology === 'kademlia') {
+        expect(r.hopsMean).toBeGreaterThan(4);
+        expect(r.hopsMean).toBeLessThan(8);
+      }
+    }
+  });
+});
+
+describe('helpers', () => {
+  it('CAN grid sides multiply to N and stay balanced', () => {
+    for (const n of [1e4, 1e5, 1e6]) {
+      const sides = canGridSides(n);
+      expect(sides.reduce((a, b) => a * b, 1)).toBe(n);
+      expect(Math.max(...sides)).toBeLessThanOrEqual(10);
+    }
+  });
+
+  it('Moore bound: every peer within 1 hop of a complete graph; grows with log N', () => {
+    expect(mooreBoundHops(14, 13)).toBe(1);
+    expect(mooreBoundHops(1e6, 13)).toBeGreaterThan(5);
+    expect(mooreBoundHops(1e6, 13)).toBeLessThan(6);
+  });
+
+  it('radix sort orders indices by key, stably', () => {
+    const keys = Uint32Array.from([5, 0xffff_ffff, 3, 5, 0, 70000]);
+    expect(Array.from(radixSortIndices(keys))).toEqual([4, 2, 0, 3, 5, 1]);
+  });
+
+  it('the model stays under 100 bytes per peer at 13 neighbours', () => {
+    expect(bytesPerPeer(slotStrideFor(13))).toBeLessThan(100);
+  });
+
+  it('the report embeds the results and d3', () => {
+    const r = runScale(scaleOptionsDefault({ peers: 500, routes: 200, seed: 'report' }));
+    const html = renderReport([r]);
+    expect(html).toContain('"topology":"8d"');
+    expect(html.length).toBeGreaterThan(100_000); // d3's bundle is inlined
+  });
+});
+
+describe('bad input', () => {
+  const parse = (args: string[]): { out: string; err: string; code: number | undefined } => {
+    const program = new Command('drp-sim').exitOverride();
+    let err = '';
+    program.configureOutput({ writeErr: (s) => (err += s), writeOut: () => {} });
+    registerScaleCommand(program);
+    try {
+      program.parse(['node', 'drp-sim', ...args]);
+      return { out: '', err, code: undefined };
+    } catch (e) {
+      if (e instanceof UsageError) return { out: '', err: e.message, code: 2 };
+      return { out: '', err, code: (e as { exitCode?: number }).exitCode ?? 1 };
+    }
+  };
+
+  it.each([
+    [['--peers', '0']],
+    [['--peers', '-5']],
+    [['--peers', 'many']],
+    [['--neighbors', '1']],
+    [['--topology', 'hypercube']],
+    [['--churn', '-0.1']],
+  ])('%j is a one-line error before any work', (args) => {
+    const r = parse(args);
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBeUndefined();
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a run whose memory estimate exceeds the machine', () => {
+    expect(() => checkMemory({ peers: 1e9, neighbors: 13, topology: '8d' }, 24 * 2 ** 30)).toThrow(
+      UsageError,
+    );
+    expect(() => checkMemory({ peers: 1e6, neighbors: 13, topology: '8d' }, 24 * 2 ** 30)).not.toThrow();
+  });
+});
