@@ -4,10 +4,12 @@
  * `reports/`; with `--json` the same object is the last line of output.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { FileTraceSink, traceCreatedBy } from '../sim/trace/file-sink.js';
 import { AttentionLevel, levelName } from '../src/vision/attention.js';
 import type { VisionChannel } from '../src/vision/channel.js';
 import type { VisionRecord } from '../src/vision/record.js';
+import { traceHeader } from '../src/vision/trace.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -129,4 +131,42 @@ export function renderRoute(records: readonly VisionRecord[], txIds: readonly st
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * The run's trace: every record at `needsAttention` or above (pains included) as it happens, plus, at the
+ * end, the hop records of each failed INVITE (its route). Versioned msgpack (src/vision/trace.ts) with the
+ * seed and configuration that replay the run. Bounded: at most `traceRecordsMax` live records are kept.
+ */
+export class RunTrace {
+  private readonly records: VisionRecord[] = [];
+  private dropped = 0;
+  constructor(
+    vision: VisionChannel,
+    private readonly traceRecordsMax = 100_000,
+  ) {
+    vision.onRecord((r) => {
+      if (r.level < AttentionLevel.needsAttention) return;
+      if (this.records.length < this.traceRecordsMax) this.records.push(r);
+      else this.dropped++;
+    });
+  }
+
+  /** Writes the trace to `path` with the route records of `failedTxIds` appended; returns the path. */
+  write(
+    path: string,
+    seed: string,
+    config: Record<string, string | number | boolean>,
+    routeRecords: readonly VisionRecord[],
+    failedTxIds: readonly string[],
+  ): string {
+    mkdirSync(dirname(path), { recursive: true });
+    const sink = new FileTraceSink(path);
+    sink.writeHeader(traceHeader(seed, { ...config, recordsDropped: this.dropped }, traceCreatedBy()));
+    for (const r of this.records) sink.writeRecord(r);
+    const wanted = new Set(failedTxIds);
+    for (const r of routeRecords) if (wanted.has(String(r.attributes?.tx))) sink.writeRecord(r);
+    sink.close();
+    return path;
+  }
 }

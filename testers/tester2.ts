@@ -13,7 +13,15 @@ import { busySectorCount } from '../src/id/sectors.js';
 import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign } from './invites.js';
-import { PainTally, painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
+import {
+  PainTally,
+  painsByLevel,
+  percentile,
+  RunTrace,
+  renderRoute,
+  sortedCopy,
+  type TesterReport,
+} from './report.js';
 import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
 
 export interface Tester2Options {
@@ -60,6 +68,7 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
   });
   const campaign = new InviteCampaign(world);
   const pains = new PainTally(world.vision);
+  const trace = new RunTrace(world.vision);
   const failures: string[] = [];
   const eps: TesterNode[] = [];
   for (let i = 0; i < opts.entryPeers; i++) {
@@ -129,7 +138,21 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
   const neighboursAtEnd = sortedCopy(users.map((u) => u.peer?.usableLinks().length ?? 0));
   const allSectors = all.filter((n) => busySectorCount(n.peer?.busySectors() ?? 0) === 9).length;
   await world.close();
+  const tracePath = trace.write(
+    `reports/tester2-${opts.transport}-${opts.seed}.trace`,
+    opts.seed,
+    {
+      tester: 2,
+      transport: opts.transport,
+      users: opts.users,
+      entryPeers: opts.entryPeers,
+      invites: opts.invites,
+    },
+    routeRecords,
+    s.failed.flatMap((f) => f.attemptTxIds ?? []),
+  );
   return {
+    trace: tracePath,
     tester: 2,
     transport: opts.transport,
     seed: opts.seed,

@@ -14,7 +14,15 @@ import type { DrpConfig } from '../src/drp/config.js';
 import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign, type InviteOutcome } from './invites.js';
-import { PainTally, painsByLevel, percentile, renderRoute, sortedCopy, type TesterReport } from './report.js';
+import {
+  PainTally,
+  painsByLevel,
+  percentile,
+  RunTrace,
+  renderRoute,
+  sortedCopy,
+  type TesterReport,
+} from './report.js';
 import { entryPeerConfig } from './tester2.js';
 import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
 
@@ -85,6 +93,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
   });
   const campaign = new InviteCampaign(world);
   const pains = new PainTally(world.vision);
+  const trace = new RunTrace(world.vision);
   const eps: TesterNode[] = [];
   const users: TesterNode[] = [];
   const temps: (TesterNode | undefined)[] = new Array(opts.tempPeers).fill(undefined);
@@ -249,7 +258,23 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
       if (stopped) failures.unshift(`stopped after ${failuresSeen} failed INVITEs`);
       if (determinism !== undefined && !determinism.ok) failures.unshift('determinism check failed');
       const sim = world instanceof SimWorld ? world : undefined;
+      const tracePath = trace.write(
+        `reports/tester3-${world.transport}-${world.seed}.trace`,
+        world.seed,
+        {
+          tester: 3,
+          transport: world.transport,
+          users: opts.users,
+          entryPeers: opts.entryPeers,
+          tempPeers: opts.tempPeers,
+          minutes: opts.minutes,
+          lossRate: opts.lossRate,
+        },
+        routeRecords,
+        s.failed.flatMap((f) => f.attemptTxIds ?? []),
+      );
       return {
+        trace: tracePath,
         tester: 3,
         transport: world.transport,
         seed: world.seed,
