@@ -5,6 +5,7 @@
  * add entry peers and users, run for a while, run until a condition holds, read the event log.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { memoCrypto } from '../sim/drp/memo-crypto.js';
 import { SimDrpNode } from '../sim/drp/node.js';
 import { Kernel } from '../sim/kernel/kernel.js';
 import type { LinkProfile } from '../sim/network/link.js';
@@ -90,6 +91,8 @@ export class SimWorld implements World {
   readonly network: SimNetwork;
   readonly vision: VisionChannel;
   readonly nodes: TesterNode[] = [];
+  /** One crypto for the world's peers, memoising signature checks they repeat (see memo-crypto.ts). */
+  readonly crypto = memoCrypto(nodeCrypto);
   private readonly listeners: EventListener[] = [];
 
   constructor(opts: SimWorldOptions) {
@@ -133,7 +136,7 @@ export class SimWorld implements World {
       network: this.network,
       host,
       port,
-      crypto: nodeCrypto,
+      crypto: this.crypto,
       vision: this.vision,
       config: { ...simConfigDefault, ...spec.config },
       ...(spec.onInvite !== undefined ? { onInvite: spec.onInvite } : {}),

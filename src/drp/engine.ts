@@ -373,10 +373,14 @@ export class DrpEngine {
   drain(send: (o: Outgoing) => void, event: (e: EngineEvent) => void): void {
     // Events first: a driver may react to an event by feeding input, which queues more output.
     while (this.events.length > 0 || this.outbox.length > 0) {
-      const events = this.events.splice(0);
-      for (const e of events) event(e);
-      const out = this.outbox.splice(0);
-      for (const o of out) send(o);
+      if (this.events.length > 0) {
+        const events = this.events.splice(0);
+        for (const e of events) event(e);
+      }
+      // Datagrams are sent in order; a handler cannot add to the outbox while sending (no re-entry).
+      const out = this.outbox;
+      for (let i = 0; i < out.length; i++) send(out[i]!);
+      out.length = 0;
     }
   }
 
