@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { countOption, decimalOption, defaultSeed, formatTable, UsageError } from './cli/args.js';
 import { checkDeterminism, describeDivergence } from './kernel/determinism.js';
+import { registerScaleCommand } from './scale/cli.js';
 import { buildNetDemo, type NetDemoOptions, netDemoDefaults, runNetDemo } from './scenarios/net-demo.js';
 
 function netDemoCommand(program: Command): void {
@@ -124,6 +125,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run drp-sim --help for usage)')
     .exitOverride();
   netDemoCommand(program);
+  // The default action: routing at scale (`drp-sim --peers 1e6 --topology 8d`), and `scale-table`.
+  registerScaleCommand(program);
   return program;
 }
 
