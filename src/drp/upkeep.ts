@@ -16,7 +16,8 @@
  *   random neighbour with 0..9 random hops, or — rarely, or with no neighbour — through an entry peer);
  *   above `neighborsSoftMax`, drop the worst link (./policy.ts `evictionVictim`, low-rated links first);
  *   every `recycleWorstIntervalMs` at or above the minimum, drop the worst; every `gapProbeIntervalMs`,
- *   send a direction-steered REGISTER into an empty simplex direction.
+ *   send a direction-steered REGISTER into an empty simplex direction (backing off while probes fill
+ *   nothing).
  * - Teardown: LinkClose (acknowledged by NPACK); the link stops being routable at once and its token is
  *   kept `teardownLingerMs` to absorb packets in flight.
  */
@@ -40,7 +41,13 @@ interface PeerUpkeep {
   failures: number;
   lastRecycleMs: number;
   lastGapProbeMs: number;
+  /** Empty directions counted at the last probe, and the current probe interval (backs off). */
+  lastGapCount: number;
+  gapIntervalMs: number;
 }
+
+/** The gap probe backs off up to this multiple of `gapProbeIntervalMs` while probes fill nothing. */
+export const gapProbeBackoffMax = 16;
 
 export class Upkeep {
   private readonly state = new Map<number, PeerUpkeep>();
@@ -56,6 +63,8 @@ export class Upkeep {
       failures: 0,
       lastRecycleMs: e.now,
       lastGapProbeMs: e.now,
+      lastGapCount: Number.POSITIVE_INFINITY,
+      gapIntervalMs: e.config.gapProbeIntervalMs,
     });
     // Spread the ticks of many registrations over the second.
     const tick = (): void => {
@@ -102,13 +111,18 @@ export class Upkeep {
       this.evictWorst(peer, 'periodic recycling of the worst link');
       return;
     }
-    if (e.now - s.lastGapProbeMs >= c.gapProbeIntervalMs && usable.length < c.neighborsHardMax) {
+    if (e.now - s.lastGapProbeMs >= s.gapIntervalMs && usable.length < c.neighborsHardMax) {
       s.lastGapProbeMs = e.now;
-      this.probeGaps(peer, usable);
+      this.probeGaps(peer, usable, s);
     }
   }
 
-  private probeGaps(peer: LocalPeer, usable: NeighborLink[]): void {
+  /**
+   * One direction-steered REGISTER into a random empty simplex direction. Where probes stop filling
+   * directions (the neighbourhood is as good as the peers around allow), the interval doubles, up to
+   * `gapProbeBackoffMax` × `gapProbeIntervalMs`; any progress resets it.
+   */
+  private probeGaps(peer: LocalPeer, usable: NeighborLink[], s: PeerUpkeep): void {
     const e = this.e;
     const coords = new Uint32Array(usable.length * dimensions);
     const offsets: number[] = [];
@@ -117,6 +131,10 @@ export class Upkeep {
       offsets.push(i * dimensions);
     });
     const gaps = uncoveredDirections(peer.point, 0, coords, offsets);
+    const base = e.config.gapProbeIntervalMs;
+    s.gapIntervalMs =
+      gaps.length < s.lastGapCount ? base : Math.min(base * gapProbeBackoffMax, s.gapIntervalMs * 2);
+    s.lastGapCount = gaps.length;
     if (gaps.length === 0 || usable.length === 0) return;
     const d = gaps[e.rng.int(gaps.length)]!;
     if (d < 0 || d >= simplexDirectionCount) return;
