@@ -39,6 +39,7 @@ import {
   type Packet,
   PacketType,
   packetTypeName,
+  pingNeighbourRegIdsMaxCount,
   ResultCode,
   sealDatagram,
 } from '../wire/index.js';
@@ -46,7 +47,7 @@ import { ReplayFilter } from '../wire/replay.js';
 import { type DrpConfig, drpConfigDefault, validateDrpConfig } from './config.js';
 import { InviteRole } from './invite.js';
 import type { NeighborLink } from './neighbor.js';
-import { sectorTowardsFast } from './policy.js';
+import { sectorTowardsFast, slotStrideMax } from './policy.js';
 import { RegisterRole } from './register.js';
 import { TimerQueue } from './timers.js';
 import type { DropReason, EngineEvent, InviteHandler, Outgoing, PowJob } from './types.js';
@@ -92,7 +93,7 @@ export class LocalPeer {
   readonly neighbors = new Map<string, NeighborLink>();
   /** Bumped on every change of the neighbour set (views and adverts follow it). */
   version = 0;
-  readonly view = new LocalView();
+  readonly view: LocalView;
   registeredAtMs = -1;
   constructor(
     readonly index: number,
@@ -100,9 +101,15 @@ export class LocalPeer {
     readonly regKey: Ed25519PrivateKey,
     /** Entry peers this registration may (re-)enter through. */
     public entryPeers: Endpoint[],
+    /** Neighbours this registration may hold at most (sizes its routing view). */
+    neighborsHardMax: number,
   ) {
     this.regIdHex = hex(regKey.publicKey);
     this.point = pointOfRegId(regKey.publicKey);
+    // Slots for every neighbour plus the link back, and room for a full PING advert per neighbour.
+    this.view = new LocalView(
+      Math.min(slotStrideMax, Math.max(pingNeighbourRegIdsMaxCount + 1, neighborsHardMax + 2)),
+    );
   }
 
   get regId(): Uint8Array {
@@ -276,7 +283,13 @@ export class DrpEngine {
   /** Adds a local registration. Its key pair is drawn from the engine's Rng unless given. */
   addLocalPeer(name: string, entryPeers: readonly Endpoint[], regKey?: Ed25519PrivateKey): LocalPeer {
     const key = regKey ?? this.crypto.ed25519FromSeed(this.rng.bytes(32));
-    const peer = new LocalPeer(this.localPeers.length, name, key, [...entryPeers]);
+    const peer = new LocalPeer(
+      this.localPeers.length,
+      name,
+      key,
+      [...entryPeers],
+      this.config.neighborsHardMax,
+    );
     this.localPeers.push(peer);
     this.upkeep.start(peer);
     return peer;

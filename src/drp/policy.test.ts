@@ -16,6 +16,7 @@ import {
   routingPolicyDefault,
   sectorTowardsFast,
   slotPeerMask,
+  slotStrideMax,
 } from './policy.js';
 import { LocalView } from './view.js';
 
@@ -177,7 +178,7 @@ describe('engine and model decide alike', () => {
           remoteNeighbourPoints: advertised,
         });
       }
-      const local = new LocalView();
+      const local = new LocalView(slotStrideMax);
       local.rebuild(pointOf(self), net.busy[self]!, links as NeighborLink[], 1);
       const tp = pointOf(target);
       for (const lookAhead of [false, true]) {

@@ -6,28 +6,47 @@
  * only when the neighbourhood changed (`version`), and reused for every decision in between.
  */
 import { dimensions } from '../id/geometry.js';
+import { pingNeighbourRegIdsMaxCount } from '../wire/constants.js';
 import type { NeighborLink } from './neighbor.js';
 import { type PeerView, slotStrideMax } from './policy.js';
 
-/** Peers a view may hold: self + neighbours + their advertised neighbours. */
-export const viewPeersMax = 1 + slotStrideMax + slotStrideMax * slotStrideMax;
+/** Peers a view of `stride` slots may hold: self + neighbours + what each advertises (+ its link to us). */
+export function viewPeersFor(stride: number): number {
+  return 1 + stride + stride * (pingNeighbourRegIdsMaxCount + 1);
+}
 
 export class LocalView implements PeerView {
-  readonly coords = new Uint32Array(viewPeersMax * dimensions);
+  readonly coords: Uint32Array;
   readonly slots: Uint32Array;
-  readonly slotStride = slotStrideMax;
-  readonly degree = new Uint8Array(viewPeersMax);
-  readonly busy = new Uint16Array(viewPeersMax);
+  readonly slotStride: number;
+  readonly degree: Uint8Array;
+  readonly busy: Uint16Array;
+  /** Peers this view holds at most. */
+  readonly peersMax: number;
   /** View peer number → the link it is (for neighbours, 1..count). */
   readonly links: NeighborLink[] = [];
   /** Mark array for the policy's "tried / visited" sets. */
-  readonly mark = new Uint32Array(viewPeersMax);
+  readonly mark: Uint32Array;
   epoch = 0;
   size = 0;
   builtVersion = -1;
 
-  constructor() {
-    this.slots = new Uint32Array(viewPeersMax * this.slotStride);
+  /**
+   * `stride`: slots per peer — the registration's hard maximum of neighbours plus room for the link back
+   * (at most `slotStrideMax`, the policy's bound). Sized to the registration, a view costs a few tens of
+   * kilobytes, not the megabyte a maximal one would.
+   */
+  constructor(stride: number) {
+    if (!Number.isInteger(stride) || stride < 2 || stride > slotStrideMax) {
+      throw new RangeError(`view stride must be an integer in [2, ${slotStrideMax}], got ${stride}`);
+    }
+    this.slotStride = stride;
+    this.peersMax = viewPeersFor(stride);
+    this.coords = new Uint32Array(this.peersMax * dimensions);
+    this.slots = new Uint32Array(this.peersMax * stride);
+    this.degree = new Uint8Array(this.peersMax);
+    this.busy = new Uint16Array(this.peersMax);
+    this.mark = new Uint32Array(this.peersMax);
   }
 
   /** Rebuilds from the local point and busy mask, and the usable links. */
@@ -64,7 +83,7 @@ export class LocalView implements PeerView {
         let idx = byFirst.get(p[0]!);
         if (idx !== undefined && !this.samePoint(idx, p)) idx = undefined;
         if (idx === undefined) {
-          if (n >= viewPeersMax) break;
+          if (n >= this.peersMax) break;
           idx = n++;
           this.coords.set(p, idx * dimensions);
           this.busy[idx] = 0;
