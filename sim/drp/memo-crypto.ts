@@ -46,7 +46,10 @@ export interface MemoStats {
   signMisses: number;
 }
 
-export function memoCrypto(inner: Crypto, entriesMax = cryptoMemoEntriesMax): Crypto & { readonly memo: MemoStats } {
+export function memoCrypto(
+  inner: Crypto,
+  entriesMax = cryptoMemoEntriesMax,
+): Crypto & { readonly memo: MemoStats } {
   const verified = new Lru<boolean>(entriesMax);
   const signed = new Lru<Uint8Array>(entriesMax);
   const memo: MemoStats = { verifyHits: 0, verifyMisses: 0, signHits: 0, signMisses: 0 };
@@ -68,7 +71,8 @@ export function memoCrypto(inner: Crypto, entriesMax = cryptoMemoEntriesMax): Cr
       return sig;
     },
     ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-      if (publicKey.length !== 32 || signature.length !== 64) return inner.ed25519Verify(publicKey, message, signature);
+      if (publicKey.length !== 32 || signature.length !== 64)
+        return inner.ed25519Verify(publicKey, message, signature);
       const k = hex(publicKey) + hex(signature) + hex(inner.sha256(message));
       const hit = verified.get(k);
       if (hit !== undefined) {
