@@ -7,17 +7,11 @@
  * only the arithmetic is shared. Keys are exact (the message enters through its SHA-256), so a forged
  * message or signature never hits another's entry. Both tables are bounded LRU maps.
  */
+import { Buffer } from 'node:buffer';
 import type { Crypto, Ed25519PrivateKey } from '../../src/crypto/crypto.js';
 
 /** Entries kept per memo table. */
 export const cryptoMemoEntriesMax = 32_768;
-
-const hexByte: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += hexByte[b[i]!]!;
-  return s;
-}
 
 class Lru<V> {
   private readonly map = new Map<string, V>();
@@ -59,7 +53,7 @@ export function memoCrypto(
     memo,
     ed25519FromSeed: (seed) => inner.ed25519FromSeed(seed),
     ed25519Sign(key: Ed25519PrivateKey, message: Uint8Array): Uint8Array {
-      const k = hex(key.publicKey) + hex(inner.sha256(message));
+      const k = Buffer.concat([key.publicKey, inner.sha256(message)]).toString('base64');
       const hit = signed.get(k);
       if (hit !== undefined) {
         memo.signHits++;
@@ -73,7 +67,8 @@ export function memoCrypto(
     ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
       if (publicKey.length !== 32 || signature.length !== 64)
         return inner.ed25519Verify(publicKey, message, signature);
-      const k = hex(publicKey) + hex(signature) + hex(inner.sha256(message));
+      // One flat key string (a rope built by `+=` would keep every step alive as a map key).
+      const k = Buffer.concat([publicKey, signature, inner.sha256(message)]).toString('base64');
       const hit = verified.get(k);
       if (hit !== undefined) {
         memo.verifyHits++;
