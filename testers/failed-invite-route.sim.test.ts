@@ -12,7 +12,7 @@ describe('a failed INVITE', () => {
   it('is a strong pain whose route (every hop decision) is in the run trace and renders as text', async () => {
     const seed = 'failed-invite-route';
     const world = new SimWorld({ seed, latencyMs: 20 });
-    world.vision.setThreshold('drp', AttentionLevel.detail);
+    world.vision.setThreshold('drp.route', AttentionLevel.detail);
     const hops: VisionRecord[] = [];
     world.vision.onRecord((r) => {
       if (typeof r.attributes?.tx === 'string' && r.attributes.tx.startsWith('I')) hops.push(r);

@@ -60,7 +60,7 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
     opts.transport === 'sim'
       ? new SimWorld({ seed: opts.seed, latencyMs: 30, visionThreshold: AttentionLevel.higherLevelDetail })
       : new UdpWorld({ seed: opts.seed });
-  world.vision.setThreshold('drp', AttentionLevel.detail);
+  world.vision.setThreshold('drp.route', AttentionLevel.detail);
   const routeRecords: VisionRecord[] = [];
   world.vision.onRecord((r) => {
     const tx = r.attributes?.tx;

@@ -85,7 +85,7 @@ function makeWorld(opts: Tester3Options): World {
 
 /** Sets up the scenario as scheduled actions; nothing runs until the world runs. */
 export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
-  world.vision.setThreshold('drp', AttentionLevel.detail);
+  world.vision.setThreshold('drp.route', AttentionLevel.detail);
   const routeRecords: VisionRecord[] = [];
   world.vision.onRecord((r) => {
     const tx = r.attributes?.tx;

@@ -56,6 +56,8 @@ import { Upkeep } from './upkeep.js';
 import { LocalView } from './view.js';
 
 export const visionModule = 'drp';
+/** The module of INVITE hop decisions: a failed INVITE's route is rebuilt from these records. */
+export const visionRouteModule = 'drp.route';
 
 /** Requests in flight (retransmitting) to one endpoint we have no link with (entry mode). */
 export const entryRequestsPerEndpointMax = 8;
@@ -423,12 +425,18 @@ export class DrpEngine {
   }
 
   /** Vision record, built only if someone listens at that level. */
-  record(level: AttentionLevel, peer: string, message: string, attributes?: () => Attributes): void {
-    if (!this.vision.wants(visionModule, level)) return;
+  record(
+    level: AttentionLevel,
+    peer: string,
+    message: string,
+    attributes?: () => Attributes,
+    module: string = visionModule,
+  ): void {
+    if (!this.vision.wants(module, level)) return;
     this.vision.emit({
       timeMs: this.now,
       peer,
-      module: visionModule,
+      module,
       level,
       message,
       ...(attributes !== undefined ? { attributes: attributes() } : {}),

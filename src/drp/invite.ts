@@ -34,7 +34,7 @@ import {
 } from '../wire/index.js';
 import { checkTimestamp, regIdTimestampKey } from '../wire/replay.js';
 import type { DrpEngine, LocalPeer } from './engine.js';
-import { hex } from './engine.js';
+import { hex, visionRouteModule } from './engine.js';
 import type { NeighborLink } from './neighbor.js';
 import { distanceSquaredToPoint, inviteNextHop, routingPolicyDefault } from './policy.js';
 import { pointOfRegIdCached } from './register.js';
@@ -306,7 +306,7 @@ export class InviteRole {
     hopsRemaining: number,
   ): void {
     const e = this.e;
-    if (!e.vision.wants('drp', AttentionLevel.detail)) return;
+    if (!e.vision.wants(visionRouteModule, AttentionLevel.detail)) return;
     const view = peer.currentView();
     const self = Math.sqrt(distanceSquaredToPoint(view.coords, 0, target, 0));
     const considered: string[] = [];
@@ -314,22 +314,28 @@ export class InviteRole {
       const d = Math.sqrt(distanceSquaredToPoint(view.coords, i, target, 0));
       considered.push(`${view.links[i]!.remoteRegIdHex.slice(0, 8)}:${d.toFixed(4)}`);
     }
-    e.record(AttentionLevel.detail, peer.name, message, () => ({
-      tx,
-      regId: peer.regIdHex.slice(0, 16),
-      point: Array.from(peer.point.subarray(0, 3)).join(','),
-      distance: Number(self.toFixed(5)),
-      chosen: chosen === undefined ? '' : chosen.remoteRegIdHex.slice(0, 16),
-      chosenDistance:
-        chosen === undefined
-          ? -1
-          : Number(
-              Math.sqrt(distanceSquaredToPoint(view.coords, view.indexOf(chosen), target, 0)).toFixed(5),
-            ),
-      neighbours: view.links.length - 1,
-      considered: considered.slice(0, 20).join(' '),
-      hopsRemaining,
-    }));
+    e.record(
+      AttentionLevel.detail,
+      peer.name,
+      message,
+      () => ({
+        tx,
+        regId: peer.regIdHex.slice(0, 16),
+        point: Array.from(peer.point.subarray(0, 3)).join(','),
+        distance: Number(self.toFixed(5)),
+        chosen: chosen === undefined ? '' : chosen.remoteRegIdHex.slice(0, 16),
+        chosenDistance:
+          chosen === undefined
+            ? -1
+            : Number(
+                Math.sqrt(distanceSquaredToPoint(view.coords, view.indexOf(chosen), target, 0)).toFixed(5),
+              ),
+        neighbours: view.links.length - 1,
+        considered: considered.slice(0, 20).join(' '),
+        hopsRemaining,
+      }),
+      visionRouteModule,
+    );
   }
 
   // ============================================================ every hop
@@ -342,7 +348,13 @@ export class InviteRole {
     const peer = e.localPeers[link.localPeerIndex]!;
     const refuse = (code: number, why: string): void => {
       e.sendNpack(hop, p.type, p.seq, code);
-      e.record(AttentionLevel.detail, peer.name, `INVITE refused: ${why}`, () => ({ tx, code }));
+      e.record(
+        AttentionLevel.detail,
+        peer.name,
+        `INVITE refused: ${why}`,
+        () => ({ tx, code }),
+        visionRouteModule,
+      );
     };
     if (checkTimestamp(p.timestampMs, e.now, e.config.timestampToleranceMs) !== 'ok') {
       e.drops.badTimestamp++;

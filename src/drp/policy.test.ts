@@ -14,6 +14,7 @@ import {
   registerAcceptHere,
   registerStep,
   routingPolicyDefault,
+  sectorPair,
   sectorTowardsFast,
   slotPeerMask,
   slotStrideMax,
@@ -61,6 +62,21 @@ describe('sectorTowardsFast', () => {
     fc.assert(
       fc.property(point, point, (a, b) => {
         expect(sectorTowardsFast(a, 0, b, 0)).toBe(sectorTowards(a, 0, b, 0));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('sectorPair', () => {
+  it('equals two sectorTowardsFast calls, including half-ring differences', () => {
+    const half = fc.constantFrom(0, 0x8000_0000, 0x7fff_ffff, 0xffff_ffff);
+    fc.assert(
+      fc.property(point, point, fc.array(half, { minLength: 8, maxLength: 8 }), (a, b, shifts) => {
+        const c = Uint32Array.from(b.map((x, i) => (i % 3 === 0 ? (a[i]! + shifts[i]!) >>> 0 : x)));
+        const pair = sectorPair(a, 0, c, 0);
+        expect(pair & 15).toBe(sectorTowardsFast(a, 0, c, 0));
+        expect(pair >>> 4).toBe(sectorTowardsFast(c, 0, a, 0));
       }),
       { numRuns: 2000 },
     );

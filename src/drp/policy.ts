@@ -8,8 +8,13 @@
  * number — 8 coordinates per peer, a row of `slotStride` neighbour slots, a degree and an advertised
  * busy-sector mask. The scale model's view is the whole network; the engine builds a small view of
  * itself, its neighbours and the neighbours they advertise (look-ahead needs those). A slot holds a
- * peer number, with `longLinkFlag` set on links made by a long-link REGISTER: those are kept out of
- * distance-based eviction so the few shortcuts that shorten routes survive.
+ * peer number, with `longLinkFlag` set on links made by a long-link REGISTER (a research option,
+ * off by default: in 8-D they did not shorten routes, see docs/routing.md); those are kept out of
+ * distance-based eviction.
+ *
+ * The INVITE fallback around `inviteNextHop` (visited set, at most 2 hops past the closest peer
+ * reached, then back; a retry after random first hops) is a walk across peers, so it lives in the
+ * caller: `sim/scale/routes.ts` for the model, the INVITE transaction for the engine.
  *
  * Decisions use normalised units (`src/id/geometry.ts`). INVITE routing compares squared distances;
  * REGISTER routing and eviction use the link value of `src/id/sectors.ts` (−distance plus a bonus for
@@ -212,11 +217,10 @@ export function sectorBonusOf(
   bonus: number,
 ): number {
   if (bonus === 0) return 0;
-  const off = peer * dimensions;
+  const pair = sectorPair(view.coords, peer * dimensions, target, targetOffset);
   let v = 0;
-  if (((view.busy[peer]! >>> sectorTowardsFast(view.coords, off, target, targetOffset)) & 1) === 0)
-    v += bonus;
-  if (((requesterBusy >>> sectorTowardsFast(target, targetOffset, view.coords, off)) & 1) === 0) v += bonus;
+  if (((view.busy[peer]! >>> (pair & 15)) & 1) === 0) v += bonus;
+  if (((requesterBusy >>> (pair >>> 4)) & 1) === 0) v += bonus;
   return v;
 }
 
