@@ -617,7 +617,11 @@ export class DrpEngine {
   private onNpack(hop: Hop, p: Npack): void {
     const key = `${this.hopKey(hop)}#${p.seq}`;
     const pending = this.pending.get(key);
-    if (pending === undefined) return; // a duplicate NPACK, or for a request we gave up on
+    if (pending === undefined) {
+      // A duplicate NPACK (its request was retransmitted), one for a request we gave up on, or a stray.
+      this.drops.unexpected++;
+      return;
+    }
     this.forget(pending);
     pending.onNpack(p.code);
   }

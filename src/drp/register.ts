@@ -407,6 +407,7 @@ export class RegisterRole {
   onEntryFailure(hop: Hop, p: Failure): void {
     const a = this.attemptsBySeq.get(this.seqKey(hop, p.failedSeq));
     if (a !== undefined) this.fail(a, 'rejected');
+    else this.e.drops.unexpected++;
   }
 
   /** FAILURE on a link: ours (an attempt) or a relayed REQ's. Returns whether it was a REGISTER's. */
