@@ -3,15 +3,22 @@
  *
  *   drp-sim --peers 1e6 --topology 8d [--neighbors 13] [--routes 100000] [--churn 0.1] [--seed S]
  *           [--json] [--report out.html]
- *   drp-sim scale-table --peers 1e5,1e6 [--topologies 8d,knn,can,kademlia,chord] [--markdown]
- *           [--json] [--report out.html]
+ *   drp-sim scale-table --sizes 1e5,1e6 [--topologies 8d,knn,can,kademlia,chord] [--markdown]
+ *           [--json] [--out results.json] [--report out.html]
+ *   drp-sim scale-report --in a.json,b.json --report out.html
+ *
+ * Research flags (--no-look-ahead, --long-links, --min-neighbors, ...) vary the policy; see
+ * docs/routing.md. `registerScaleCommand` turns on commander's positional options so the run options
+ * given after `scale-table` belong to it.
  *
  * Arguments are checked before any work: a bad value or a run whose memory estimate exceeds this
  * machine is one line on stderr and a non-zero exit. Progress with an ETA goes to stderr; Ctrl-C stops
  * at the next progress check and says so.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { routingPolicyDefault, slotStrideMax } from '../../src/drp/policy.js';
 import {
@@ -33,6 +40,7 @@ import {
   type Topology,
   topologies,
 } from './run.js';
+import type { WorkerInput, WorkerMessage } from './worker.js';
 
 /** Peers a run may ask for at most (Uint32 peer numbers with a flag bit). */
 export const peersMax = 2 ** 31 - 1;
@@ -108,29 +116,78 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
   });
 }
 
-/** Runs one configuration with progress on stderr and Ctrl-C handling. */
-export function runWithProgress(opts: ScaleOptions, quiet: boolean): ScaleResult {
-  const interrupt = new Interrupt();
+/** How often the main thread passes a pending Ctrl-C to the running worker. */
+export const interruptPollMs = 100;
+
+/**
+ * Runs one configuration in a worker thread, with progress on stderr and Ctrl-C handling: the first
+ * Ctrl-C stops the run at its next progress check (the result says `interrupted`).
+ */
+export function runWithProgress(opts: ScaleOptions, quiet: boolean): Promise<ScaleResult> {
   const bars = new Map<string, Progress>();
-  try {
-    return runScale(opts, {
-      progress: (phase, done, total) => {
-        let bar = bars.get(phase);
-        if (bar === undefined) {
-          bar = new Progress(
-            `${opts.topology} ${opts.peers.toLocaleString('en-US')} ${phase}`,
-            total,
-            !quiet,
-          );
-          bars.set(phase, bar);
-        }
-        bar.update(done);
-        return !interrupt.requested;
-      },
-    });
-  } finally {
-    interrupt.dispose();
+  const progress = (phase: string, done: number, total: number): void => {
+    let bar = bars.get(phase);
+    if (bar === undefined) {
+      bar = new Progress(`${opts.topology} ${opts.peers.toLocaleString('en-US')} ${phase}`, total, !quiet);
+      bars.set(phase, bar);
+    }
+    bar.update(done);
+  };
+  const workerUrl = new URL('./worker.js', import.meta.url);
+  if (!existsSync(fileURLToPath(workerUrl))) {
+    // Running from TypeScript sources (tests): no compiled worker, run in this thread.
+    return Promise.resolve(
+      runScale(opts, {
+        progress: (phase, done, total) => {
+          progress(phase, done, total);
+          return true;
+        },
+      }),
+    );
   }
+  const interrupt = new Interrupt();
+  const stopBuffer = new SharedArrayBuffer(4);
+  const stop = new Int32Array(stopBuffer);
+  const worker = new Worker(workerUrl, {
+    workerData: { opts, stop: stopBuffer } satisfies WorkerInput,
+  });
+  const poll = setInterval(() => {
+    if (interrupt.requested) Atomics.store(stop, 0, 1);
+  }, interruptPollMs);
+  return new Promise<ScaleResult>((resolve, reject) => {
+    let settled = false;
+    const finish = (): void => {
+      settled = true;
+      clearInterval(poll);
+      interrupt.dispose();
+    };
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') {
+        progress(m.phase, m.done, m.total);
+      } else {
+        finish();
+        resolve(m.result);
+      }
+    });
+    worker.on('error', (err) => {
+      finish();
+      reject(err);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) {
+        finish();
+        reject(new Error(`scale worker exited with code ${code}`));
+      }
+    });
+  });
+}
+
+/** Ends an action's promise: a failure is one line on stderr and exit code 1. */
+function settle(work: Promise<void>): Promise<void> {
+  return work.catch((err: unknown) => {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
 }
 
 export function summaryTable(results: readonly ScaleResult[]): string {
@@ -277,6 +334,9 @@ function addRunOptions(cmd: Command): Command {
 
 /** Adds the scale run as the default action of `program`, and the `scale-table` command. */
 export function registerScaleCommand(program: Command): void {
+  // The run options exist on the program and on `scale-table`; positional options make those after
+  // the subcommand's name belong to the subcommand.
+  program.enablePositionalOptions();
   addRunOptions(program)
     .addOption(
       new Option('--peers <n>', 'peers in the network (1e6 notation)')
@@ -298,26 +358,29 @@ export function registerScaleCommand(program: Command): void {
       const opts = optionsFromFlags(flags, seed);
       checkMemory(opts);
       if (flags.seed === undefined) process.stderr.write(`seed ${seed} (replay with --seed ${seed})\n`);
-      const result = runWithProgress(opts, false);
-      if (interruptedExit([result])) return;
-      if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
-      if (flags.json === true) {
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        return;
-      }
-      process.stdout.write(`${summaryTable([result])}\n`);
-      process.stdout.write(
-        `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
+      return settle(
+        runWithProgress(opts, false).then((result) => {
+          if (interruptedExit([result])) return;
+          if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
+          if (flags.json === true) {
+            process.stdout.write(`${JSON.stringify(result)}\n`);
+            return;
+          }
+          process.stdout.write(`${summaryTable([result])}\n`);
+          process.stdout.write(
+            `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
+          );
+          process.stdout.write(churnLines(result));
+        }),
       );
-      process.stdout.write(churnLines(result));
     });
 
   addRunOptions(
     program.command('scale-table').description('all topologies side by side at one or more sizes'),
   )
     .addOption(
-      new Option('--peers <list>', 'comma-separated sizes, e.g. 1e5,1e6')
-        .argParser((t: string) => parseList('--peers', t, (s) => countOption('--peers', 2, peersMax)(s)))
+      new Option('--sizes <list>', 'comma-separated peer counts, e.g. 1e5,1e6')
+        .argParser((t: string) => parseList('--sizes', t, (s) => countOption('--sizes', 2, peersMax)(s)))
         .default([10_000]),
     )
     .addOption(
@@ -330,29 +393,40 @@ export function registerScaleCommand(program: Command): void {
     .action(
       (
         flags: Omit<RunFlags, 'peers' | 'topology' | 'churn'> & {
-          peers: number[];
+          sizes: number[];
           topologies: Topology[];
           markdown?: boolean;
           out?: string;
         },
       ) => {
         const seed = flags.seed ?? defaultSeed();
-        for (const peers of flags.peers)
+        for (const peers of flags.sizes)
           for (const topology of flags.topologies)
             checkMemory({ peers, topology, neighbors: flags.neighbors });
         const results: ScaleResult[] = [];
-        for (const peers of flags.peers) {
-          for (const topology of flags.topologies) {
-            const r = runWithProgress(optionsFromFlags({ ...flags, peers, topology, churn: 0 }, seed), false);
-            results.push(r);
-            if (interruptedExit(results)) return;
+        const runAll = async (): Promise<boolean> => {
+          for (const peers of flags.sizes) {
+            for (const topology of flags.topologies) {
+              const r = await runWithProgress(
+                optionsFromFlags({ ...flags, peers, topology, churn: 0 }, seed),
+                false,
+              );
+              results.push(r);
+              if (interruptedExit(results)) return false;
+            }
           }
-        }
-        if (flags.report !== undefined) writeFileSync(flags.report, renderReport(results));
-        if (flags.out !== undefined) writeFileSync(flags.out, `${JSON.stringify({ seed, results })}\n`);
-        if (flags.json === true) process.stdout.write(`${JSON.stringify({ seed, results })}\n`);
-        else if (flags.markdown === true) process.stdout.write(`${markdownTable(results)}\n`);
-        else process.stdout.write(`${summaryTable(results)}\nseed ${seed}\n`);
+          return true;
+        };
+        return settle(
+          runAll().then((complete) => {
+            if (!complete) return;
+            if (flags.report !== undefined) writeFileSync(flags.report, renderReport(results));
+            if (flags.out !== undefined) writeFileSync(flags.out, `${JSON.stringify({ seed, results })}\n`);
+            if (flags.json === true) process.stdout.write(`${JSON.stringify({ seed, results })}\n`);
+            else if (flags.markdown === true) process.stdout.write(`${markdownTable(results)}\n`);
+            else process.stdout.write(`${summaryTable(results)}\nseed ${seed}\n`);
+          }),
+        );
       },
     );
 

@@ -18,12 +18,15 @@
  *     neighbour distance away along that sector's simplex vertex;
  *  4. long links: `longLinks` REGISTERs steered to points at a harmonic (log-uniform) distance in a
  *     random direction; the accepting peer must hold fewer than `longLinksMax` long links;
- *  5. a peer above `softMax` drops its worst local link (`evictionVictim`); a peer left below
- *     `minNeighbors` queues and registers again (bounded by `deficitQueueMax` / `deficitStepsMax`).
+ *  5. a peer above `softMax` drops its worst local link (`evictionVictim`, preferring neighbours that
+ *     stay at or above their minimum); a peer left below `minNeighbors` queues and registers again
+ *     (bounded by `deficitQueueMax` / `deficitStepsMax`).
  * Each peer visited by a REGISTER is marked so a walk never loops (the engine's pending set).
  *
- * `refine` is the engine's periodic upkeep: a peer compares its neighbours' advertised neighbours
- * with its worst local link, links to a better one and drops the worst (NN-descent in effect).
+ * `recycle` is the engine's periodic upkeep (every 120 s at or above the minimum: drop the worst
+ * link, register again); the default build ends with one round. `refine` (a research variant) links
+ * to the nearest of the neighbours' advertised neighbours instead (NN-descent in effect). `removePeers`
+ * and `repair` model churn; `leave` a peer going away.
  */
 
 import {

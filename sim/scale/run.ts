@@ -116,7 +116,7 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     const buildTick = tick('build', opts.peers);
     model.prepare(opts.peers);
     for (let i = 0; i < opts.peers; i++) {
-      if ((i & 0x3fff) === 0 && !buildTick(i)) break;
+      if ((i & 0xfff) === 0 && !buildTick(i)) break;
       model.joinNext();
     }
     for (let r = 0; r < joinParams.recycleRounds && !interrupted; r++) {

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../cli/args.js';
@@ -128,6 +131,47 @@ describe('bad input', () => {
     expect(r.code).not.toBe(0);
     expect(r.code).not.toBeUndefined();
     expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('scale-table takes its own --routes and --seed (options after the subcommand belong to it)', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'scale-')), 'table.json');
+    const program = new Command('drp-sim').exitOverride();
+    registerScaleCommand(program);
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    const writeErr = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      await program.parseAsync([
+        'node',
+        'drp-sim',
+        'scale-table',
+        '--sizes',
+        '500,800',
+        '--topologies',
+        '8d,chord',
+        '--routes',
+        '300',
+        '--seed',
+        's',
+        '--out',
+        out,
+      ]);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+    }
+    const table = JSON.parse(readFileSync(out, 'utf8')) as {
+      seed: string;
+      results: { peers: number; routes: number; topology: string }[];
+    };
+    expect(table.seed).toBe('s');
+    expect(table.results.map((r) => `${r.topology}:${r.peers}:${r.routes}`)).toEqual([
+      '8d:500:300',
+      'chord:500:300',
+      '8d:800:300',
+      'chord:800:300',
+    ]);
   });
 
   it('refuses a run whose memory estimate exceeds the machine', () => {
