@@ -170,3 +170,39 @@ export class RunTrace {
     return path;
   }
 }
+
+/** The delivery part of a report, from an INVITE campaign's statistics. */
+export function deliveryFigures(s: { sent: number; delivered: number; delays: number[]; hops: number[] }): {
+  invitesSent: number;
+  invitesDelivered: number;
+  deliveredRatio: number;
+  delayMsP50: number;
+  delayMsP99: number;
+  hopsP50: number;
+  hopsP99: number;
+  hopsMax: number;
+} {
+  return {
+    invitesSent: s.sent,
+    invitesDelivered: s.delivered,
+    deliveredRatio: s.sent === 0 ? 0 : s.delivered / s.sent,
+    delayMsP50: percentile(s.delays, 50),
+    delayMsP99: percentile(s.delays, 99),
+    hopsP50: percentile(s.hops, 50),
+    hopsP99: percentile(s.hops, 99),
+    hopsMax: s.hops.at(-1) ?? 0,
+  };
+}
+
+/** Neighbour counts (sorted ascending) as the report's min / mean / max. */
+export function neighbourFigures(sorted: readonly number[]): {
+  neighborsMin: number;
+  neighborsMean: number;
+  neighborsMax: number;
+} {
+  return {
+    neighborsMin: sorted[0] ?? 0,
+    neighborsMean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+    neighborsMax: sorted.at(-1) ?? 0,
+  };
+}

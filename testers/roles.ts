@@ -9,7 +9,7 @@
 import { Interrupt } from '../sim/cli/args.js';
 import type { Endpoint } from '../src/seams/transport.js';
 import { InviteCampaign } from './invites.js';
-import { percentile, summaryTable, type TesterReport } from './report.js';
+import { deliveryFigures, neighbourFigures, summaryTable, type TesterReport } from './report.js';
 import { entryPeerConfig } from './tester2.js';
 import { type TesterNode, UdpWorld } from './world.js';
 
@@ -135,17 +135,8 @@ export async function runRole(o: RoleOptions): Promise<void> {
         .map((e) => `--entry ${e.address}:${e.port}`)
         .join(' ')} --peers ${o.peers} --minutes ${o.minutes}`,
       peers: o.peers,
-      invitesSent: s.sent,
-      invitesDelivered: s.delivered,
-      deliveredRatio: s.sent === 0 ? 0 : s.delivered / s.sent,
-      delayMsP50: percentile(s.delays, 50),
-      delayMsP99: percentile(s.delays, 99),
-      hopsP50: percentile(s.hops, 50),
-      hopsP99: percentile(s.hops, 99),
-      hopsMax: s.hops.at(-1) ?? 0,
-      neighborsMin: counts[0] ?? 0,
-      neighborsMean: counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length),
-      neighborsMax: counts.at(-1) ?? 0,
+      ...deliveryFigures(s),
+      ...neighbourFigures(counts),
       painsByLevel: {},
       wallSeconds: (Date.now() - started) / 1000,
       failures:

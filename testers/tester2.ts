@@ -14,9 +14,10 @@ import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign } from './invites.js';
 import {
+  deliveryFigures,
+  neighbourFigures,
   PainTally,
   painsByLevel,
-  percentile,
   RunTrace,
   renderRoute,
   sortedCopy,
@@ -158,17 +159,8 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
     seed: opts.seed,
     replay: `drp-tester 2 --transport ${opts.transport} --seed ${opts.seed} --peers ${opts.users} --entry-peers ${opts.entryPeers} --invites ${opts.invites}`,
     peers: all.length,
-    invitesSent: s.sent,
-    invitesDelivered: s.delivered,
-    deliveredRatio: s.sent === 0 ? 0 : s.delivered / s.sent,
-    delayMsP50: percentile(s.delays, 50),
-    delayMsP99: percentile(s.delays, 99),
-    hopsP50: percentile(s.hops, 50),
-    hopsP99: percentile(s.hops, 99),
-    hopsMax: s.hops.at(-1) ?? 0,
-    neighborsMin: neighbourCounts[0] ?? 0,
-    neighborsMean: neighbourCounts.reduce((a, b) => a + b, 0) / Math.max(1, neighbourCounts.length),
-    neighborsMax: neighbourCounts.at(-1) ?? 0,
+    ...deliveryFigures(s),
+    ...neighbourFigures(neighbourCounts),
     painsByLevel: painsByLevel(world.vision),
     wallSeconds: (Date.now() - started) / 1000,
     ...(world instanceof SimWorld

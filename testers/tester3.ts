@@ -15,9 +15,10 @@ import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign, type InviteOutcome } from './invites.js';
 import {
+  deliveryFigures,
+  neighbourFigures,
   PainTally,
   painsByLevel,
-  percentile,
   RunTrace,
   renderRoute,
   sortedCopy,
@@ -282,17 +283,8 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
           `drp-tester 3 --transport ${world.transport} --seed ${world.seed} --peers ${opts.users} ` +
           `--entry-peers ${opts.entryPeers} --temp-peers ${opts.tempPeers} --minutes ${opts.minutes}`,
         peers: opts.entryPeers + opts.users + opts.tempPeers,
-        invitesSent: s.sent,
-        invitesDelivered: s.delivered,
-        deliveredRatio: s.sent === 0 ? 0 : s.delivered / s.sent,
-        delayMsP50: percentile(s.delays, 50),
-        delayMsP99: percentile(s.delays, 99),
-        hopsP50: percentile(s.hops, 50),
-        hopsP99: percentile(s.hops, 99),
-        hopsMax: s.hops.at(-1) ?? 0,
-        neighborsMin: counts[0] ?? 0,
-        neighborsMean: counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length),
-        neighborsMax: counts.at(-1) ?? 0,
+        ...deliveryFigures(s),
+        ...neighbourFigures(counts),
         usersNeighborsMin: userCounts[0] ?? 0,
         painsByLevel: painsByLevel(world.vision),
         wallSeconds,
