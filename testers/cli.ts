@@ -20,6 +20,7 @@ import { runRole } from './roles.js';
 import { runTester1 } from './tester1.js';
 import { runTester2, tester2Defaults } from './tester2.js';
 import { runTester3, tester3Defaults } from './tester3.js';
+import { formatTester4, runTester4, tester4OptionsDefault } from './tester4.js';
 
 interface Options {
   transport: 'sim' | 'udp';
@@ -29,6 +30,9 @@ interface Options {
   tempPeers?: number;
   invites?: number;
   minutes?: number;
+  newPeers?: number;
+  routes?: number;
+  rejoins?: number;
   json?: boolean;
   checkDeterminism?: boolean;
   role?: 'entry' | 'user' | 'churn';
@@ -53,9 +57,10 @@ function collectEndpoint(text: string, previous: string[] | undefined): string[]
 export function buildProgram(out: (line: string) => void): Command {
   const program = new Command('drp-tester')
     .description('DRP Testers: scenarios on the deterministic simulator or on real UDP')
-    .argument('<tester>', 'which tester: 1, 2 or 3', (t) => {
-      if (!['1', '2', '3'].includes(t))
-        throw new InvalidArgumentError(`unknown tester '${t}' (expected 1, 2 or 3)`);
+    .argument('<tester>', 'which tester: 1, 2, 3 or 4 (the routing sandbox on the scale model)', (t) => {
+      if (!['1', '2', '3', '4'].includes(t)) {
+        throw new InvalidArgumentError(`unknown tester '${t}' (expected 1, 2, 3 or 4)`);
+      }
       return Number(t);
     })
     .addOption(
@@ -77,6 +82,13 @@ export function buildProgram(out: (line: string) => void): Command {
       'minutes of the measured phase (tester 3)',
       decimalOption('--minutes', 0.05, 100_000),
     )
+    .option(
+      '--new-peers <n>',
+      'peers joining after the network is built (tester 4)',
+      countOption('--new-peers', 1, 1e7),
+    )
+    .option('--routes <n>', 'routes per phase (tester 4)', countOption('--routes', 1, 1e7))
+    .option('--rejoins <n>', 'peers that leave and rejoin (tester 4)', countOption('--rejoins', 0, 1e6))
     .option('--check-determinism', 'simulator: replay the run in lockstep and name the first diverging event')
     .option('--json', 'print the report as one JSON object on the last line')
     .option('--report-dir <dir>', 'where the JSON report is written', 'reports')
@@ -117,6 +129,19 @@ export function buildProgram(out: (line: string) => void): Command {
         return;
       }
       const seed = o.seed ?? defaultSeed();
+      if (tester === 4) {
+        const r4 = runTester4(
+          tester4OptionsDefault({
+            seed,
+            ...(o.peers !== undefined ? { existingPeers: o.peers } : {}),
+            ...(o.newPeers !== undefined ? { newPeers: o.newPeers } : {}),
+            ...(o.routes !== undefined ? { routes: o.routes } : {}),
+            ...(o.rejoins !== undefined ? { rejoins: o.rejoins } : {}),
+          }),
+        );
+        out(o.json ? JSON.stringify(r4) : formatTester4(r4));
+        return;
+      }
       const progress = o.json ? undefined : (t: string): void => void process.stderr.write(`${t}\n`);
       let report: TesterReport;
       if (tester === 1) report = await runTester1({ transport: o.transport, seed });
