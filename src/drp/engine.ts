@@ -63,6 +63,8 @@ export const visionRouteModule = 'drp.route';
 export const entryRequestsPerEndpointMax = 8;
 /** Timers kept free for work already accepted, when input is shed because the timer table is nearly full. */
 const timersHeadroom = 256;
+/** Response-cache values pack the NPACK code below this (codes are 0..11). */
+const responseCodeSpan = 16;
 
 /** Where a request came from or goes to: a neighbour link, or an endpoint in entry mode (no link yet). */
 export type Hop = { readonly link: NeighborLink } | { readonly endpoint: Endpoint };
@@ -163,12 +165,6 @@ interface PendingRequest {
   readonly onExpire: () => void;
 }
 
-interface CachedResponse {
-  readonly bytes: Uint8Array;
-  readonly to: Endpoint;
-  readonly expiresAt: number;
-}
-
 export interface EngineOptions {
   readonly crypto: Crypto;
   readonly rng: Rng;
@@ -221,7 +217,7 @@ export class DrpEngine {
   private readonly pending = new Map<string, PendingRequest>();
   /** Entry-mode requests in flight per endpoint. */
   private readonly pendingByHop = new Map<string, number>();
-  private readonly responseCache = new Map<string, CachedResponse>();
+  private readonly responseCache = new Map<string, number>();
   private entrySeq: number;
   private powJobSeq = 1;
   readonly powCallbacks = new Map<number, (nonce: Uint8Array | null, now: number) => void>();
@@ -627,44 +623,51 @@ export class DrpEngine {
   }
 
   /**
-   * If the request (`type`, `seq`) from `hop` was already processed, re-sends the cached NPACK and
-   * returns true: the caller must not process it again.
+   * If the request (`type`, `seq`) from `hop` was already processed, re-sends its NPACK and returns true:
+   * the caller must not process it again.
    */
   answeredBefore(hop: Hop, type: number, seq: number): boolean {
     const key = `${this.hopKey(hop)}#${type}#${seq}`;
     const c = this.responseCache.get(key);
     if (c === undefined) return false;
-    if (c.expiresAt < this.now) {
+    const expiresAt = Math.floor(c / responseCodeSpan);
+    if (expiresAt < this.now) {
       this.responseCache.delete(key);
       return false;
     }
-    this.sendRaw(hopEndpoint(hop), c.bytes);
+    this.sendRaw(hopEndpoint(hop), this.encodeNpack(hop, seq, c % responseCodeSpan));
     return true;
   }
 
-  /** Answers a request with NPACK(code) and caches the answer for its retransmissions. */
+  /** Answers a request with NPACK(code) and remembers the answer for its retransmissions. */
   sendNpack(hop: Hop, type: number, seq: number, code: number): void {
-    const bytes = this.encodeFor(hop, {
-      type: PacketType.Npack,
-      ...this.linkFields(hop),
-      seq,
-      code,
-    } as Npack);
     this.stats.npacksSent++;
-    this.sendRaw(hopEndpoint(hop), bytes);
-    this.cacheResponse(`${this.hopKey(hop)}#${type}#${seq}`, hopEndpoint(hop), bytes);
+    this.sendRaw(hopEndpoint(hop), this.encodeNpack(hop, seq, code));
+    this.cacheResponse(`${this.hopKey(hop)}#${type}#${seq}`, code);
   }
 
-  private cacheResponse(key: string, to: Endpoint, bytes: Uint8Array): void {
+  private encodeNpack(hop: Hop, seq: number, code: number): Uint8Array {
+    return this.encodeFor(hop, { type: PacketType.Npack, ...this.linkFields(hop), seq, code } as Npack);
+  }
+
+  /**
+   * The response cache holds, per answered request, one number: its expiry × `responseCodeSpan` + the
+   * NPACK code. A retransmission gets the NPACK encoded again — rare, and cheaper than keeping every
+   * answer's bytes (the cache holds thousands of entries per busy engine).
+   */
+  private cacheResponse(key: string, code: number): void {
     if (this.responseCache.size >= this.config.responseCacheEntriesMax) {
       // Oldest first (Map iteration is insertion order): drop expired entries, then the oldest.
       for (const [k, v] of this.responseCache) {
-        if (v.expiresAt < this.now || this.responseCache.size >= this.config.responseCacheEntriesMax) {
+        if (
+          Math.floor(v / responseCodeSpan) < this.now ||
+          this.responseCache.size >= this.config.responseCacheEntriesMax
+        ) {
           this.responseCache.delete(k);
         } else break;
       }
     }
-    this.responseCache.set(key, { bytes, to, expiresAt: this.now + this.config.responseCacheMs });
+    this.responseCache.set(key, (this.now + this.config.responseCacheMs) * responseCodeSpan + code);
   }
 
   /** Sends FAILURE(code) for the request that arrived on `hop` with `failedSeq`; retransmitted until NPACK. */
