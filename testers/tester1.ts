@@ -133,7 +133,6 @@ export async function runTester1(opts: Tester1Options): Promise<TesterReport> {
     failures.push(`A's registration passed ${proxies.length} proxies (want ≥ 2): ${proxies.join(' → ')}`);
 
   // One INVITE, A → X.
-  const inviteStart = world.now();
   const sd = new TextEncoder().encode('A calls X');
   a.act((e, now) => e.sendInvite(now, a.peer!, x.peer!.regId, sd));
   const done = (): boolean =>
@@ -150,7 +149,6 @@ export async function runTester1(opts: Tester1Options): Promise<TesterReport> {
   await world.close();
   const simulated =
     world instanceof SimWorld ? Math.round((world.kernel.elapsed() / 1000) * 10) / 10 : undefined;
-  void inviteStart;
   return {
     tester: 1,
     transport: opts.transport,

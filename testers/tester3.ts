@@ -232,9 +232,8 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
     if (o.sentAtMs < measuredFrom) return false;
     const off = offlineAt.get(o.to);
     if (off === undefined) return true;
-    const endedAt =
-      o.completedAtMs ?? (o.failure !== undefined ? Number.POSITIVE_INFINITY : Number.POSITIVE_INFINITY);
-    return off > endedAt;
+    // Counted only if it completed before the callee left (an unfinished INVITE to a leaver is not).
+    return o.completedAtMs !== undefined && off > o.completedAtMs;
   }
 
   return {

@@ -362,9 +362,9 @@ export class DrpEngine {
         return;
       }
       if (knownPort) link.lastHeardMs = now;
-      this.onLinkPacket(link, from, p, bytes);
+      this.onLinkPacket(link, from, p);
     } else {
-      this.onEntryPacket(from, p, bytes);
+      this.onEntryPacket(from, p);
     }
   }
 
@@ -499,8 +499,8 @@ export class DrpEngine {
   ): number {
     const seq = this.nextSeq(hop);
     const bytes = this.encodeFor(hop, build(seq));
-    const key = `${this.hopKey(hop)}#${seq}`;
     const hopKey = this.hopKey(hop);
+    const key = `${hopKey}#${seq}`;
     if (!isLinkHop(hop) && (this.pendingByHop.get(hopKey) ?? 0) >= entryRequestsPerEndpointMax) {
       // An endpoint without a link that does not acknowledge gets no more of our retransmission budget.
       this.record(
@@ -684,7 +684,7 @@ export class DrpEngine {
 
   // ---------------------------------------------------------------- dispatch
 
-  private onLinkPacket(link: NeighborLink, from: Endpoint, p: Packet, bytes: Uint8Array): void {
+  private onLinkPacket(link: NeighborLink, from: Endpoint, p: Packet): void {
     const hop = { link };
     switch (p.type) {
       case PacketType.Npack:
@@ -707,16 +707,10 @@ export class DrpEngine {
         this.onFailure(link, p);
         return;
       case PacketType.RegisterReq:
-        this.register.onRequest(hop, p, from);
-        return;
       case PacketType.RegisterAck1:
-        this.register.onAck1(hop, p, from);
-        return;
       case PacketType.RegisterAck2:
-        this.register.onAck2(hop, p);
-        return;
       case PacketType.RegisterCfm:
-        this.register.onCfm(hop, p);
+        this.register.onPacket(hop, p, from);
         return;
       case PacketType.InviteReq:
         this.invite.onRequest(link, p);
@@ -731,12 +725,11 @@ export class DrpEngine {
         this.invite.onCfm(link, p);
         return;
       default:
-        void bytes;
         this.drop('unexpected', from, { type: packetTypeName(p.type) });
     }
   }
 
-  private onEntryPacket(from: Endpoint, p: Packet, _bytes: Uint8Array): void {
+  private onEntryPacket(from: Endpoint, p: Packet): void {
     const hop = { endpoint: from };
     switch (p.type) {
       case PacketType.NatTestReq:
@@ -760,16 +753,10 @@ export class DrpEngine {
         this.register.onEntryFailure(hop, p);
         return;
       case PacketType.RegisterReq:
-        this.register.onRequest(hop, p, from);
-        return;
       case PacketType.RegisterAck1:
-        this.register.onAck1(hop, p, from);
-        return;
       case PacketType.RegisterAck2:
-        this.register.onAck2(hop, p);
-        return;
       case PacketType.RegisterCfm:
-        this.register.onCfm(hop, p);
+        this.register.onPacket(hop, p, from);
         return;
       default:
         this.drop('unexpected', from, { type: packetTypeName(p.type) });

@@ -18,12 +18,13 @@
  *
  * Transactions are objects with a `state`; each holds only what its state needs and its own deadline.
  */
-import { dimensions } from '../id/geometry.js';
+import { dimensions, pointOfRegId } from '../id/geometry.js';
 import { verifyPow1 } from '../pow/pow.js';
 import type { Endpoint } from '../seams/transport.js';
 import { AttentionLevel } from '../vision/attention.js';
 import {
   decodeLinkParams,
+  encodeDatagram,
   encodeLinkParams,
   endpointFromWire,
   endpointToWire,
@@ -307,7 +308,7 @@ export class RegisterRole {
       }
       a.state = 'awaitPow1Response';
       const req: Pow1Request = { type: PacketType.Pow1Request, timestampS, nonce, requestId: a.requestId };
-      const bytes = encodePow1Request(req);
+      const bytes = encodeDatagram(req);
       let interval = e.config.retransmitFirstMs;
       const started = e.now;
       const send = (): void => {
@@ -465,6 +466,14 @@ export class RegisterRole {
     return this.e.localPeers.length > 0 && this.e.publicEndpoint !== undefined;
   }
 
+  /** The REGISTER family, from a link or in entry mode. */
+  onPacket(hop: Hop, p: RegisterReq | RegisterAck1 | RegisterAck2 | RegisterCfm, from: Endpoint): void {
+    if (p.type === PacketType.RegisterReq) this.onRequest(hop, p, from);
+    else if (p.type === PacketType.RegisterAck1) this.onAck1(hop, p, from);
+    else if (p.type === PacketType.RegisterAck2) this.onAck2(hop, p);
+    else this.onCfm(hop, p);
+  }
+
   // ============================================================ every hop
 
   onRequest(hop: Hop, p: RegisterReq, from: Endpoint): void {
@@ -606,20 +615,19 @@ export class RegisterRole {
       requesterHex !== peer.regIdHex &&
       !peer.neighbors.has(requesterHex) &&
       peer.neighbors.size < e.config.neighborsHardMax &&
-      e.localPeers.every((lp) => lp.regIdHex !== requesterHex || allowSame) &&
-      (!isLinkHop(relay.upstream) || true);
+      e.localPeers.every((lp) => lp.regIdHex !== requesterHex || allowSame);
     const view = peer.currentView();
     const target = pointOfRegIdCached(p.requesterRegId);
     const epoch = view.nextEpoch();
     let candidates = 0;
+    /** A neighbour this hop must not forward to: tried, flooding, the requester, or off the direction. */
+    const excluded = (l: NeighborLink): boolean =>
+      relay.tried.has(l) ||
+      l.flooding(e.now) ||
+      (l.remoteRegIdHex === requesterHex && !allowSame) ||
+      (p.directionVector !== null && !inDirection(target, l.remotePoint, p.directionVector));
     for (let i = 1; i < view.links.length; i++) {
-      const l = view.links[i]!;
-      const excluded =
-        relay.tried.has(l) ||
-        l.flooding(e.now) ||
-        (l.remoteRegIdHex === requesterHex && !allowSame) ||
-        (p.directionVector !== null && !inDirection(target, l.remotePoint, p.directionVector));
-      if (excluded) view.mark[i] = epoch;
+      if (excluded(view.links[i]!)) view.mark[i] = epoch;
       else candidates++;
     }
     const selfEligible =
@@ -665,17 +673,7 @@ export class RegisterRole {
     if (next === registerNoRoute && skipped > 0) {
       // Second pass: the original exclusions only (the first pass overwrote them in a new epoch).
       const second = view.nextEpoch();
-      for (let i = 1; i < view.links.length; i++) {
-        const l = view.links[i]!;
-        if (
-          relay.tried.has(l) ||
-          l.flooding(e.now) ||
-          (l.remoteRegIdHex === requesterHex && !allowSame) ||
-          (p.directionVector !== null && !inDirection(target, l.remotePoint, p.directionVector))
-        ) {
-          view.mark[i] = second;
-        }
-      }
+      for (let i = 1; i < view.links.length; i++) if (excluded(view.links[i]!)) view.mark[i] = second;
       next = step(second);
     }
     if (next === registerAcceptHere) return 'accept';
@@ -1262,9 +1260,6 @@ function sameHop(a: Hop, b: Hop): boolean {
 
 // ---- small helpers
 
-import { pointOfRegId } from '../id/geometry.js';
-import { encodeDatagram } from '../wire/index.js';
-
 const pointCache = new Map<string, Uint32Array>();
 const pointCacheEntriesMax = 4096;
 
@@ -1310,10 +1305,6 @@ function encodeNatTestReq(requestId: number): Uint8Array {
 
 function encodeNatTestResp(requestId: number, from: Endpoint): Uint8Array {
   return encodeDatagram({ type: PacketType.NatTestResp, requestId, requesterEndpoint: endpointToWire(from) });
-}
-
-function encodePow1Request(p: Pow1Request): Uint8Array {
-  return encodeDatagram(p);
 }
 
 function encodePow1Response(requestId: number, challenge: Uint8Array): Uint8Array {

@@ -25,10 +25,11 @@ import { dimensions } from '../id/geometry.js';
 import { simplexDirectionCount, simplexDirections, uncoveredDirections } from '../id/sectors.js';
 import type { Endpoint } from '../seams/transport.js';
 import { AttentionLevel } from '../vision/attention.js';
-import { LinkCloseReason, PacketType, type Ping, PingFlags, type Pong, ResultCode } from '../wire/index.js';
+import { LinkCloseReason, PacketType, type Ping, PingFlags, type Pong } from '../wire/index.js';
 import type { DrpEngine, LocalPeer } from './engine.js';
 import type { NeighborLink } from './neighbor.js';
 import { evictionVictim, routingPolicyDefault } from './policy.js';
+import { pointOfRegIdCached as pointOf } from './register.js';
 
 /** Links rated below this are the first to go when a registration has too many. */
 export const ratingEvictFirstBelow = 0.5;
@@ -451,7 +452,3 @@ export class Upkeep {
     setupDone?.(false);
   }
 }
-
-import { pointOfRegIdCached as pointOf } from './register.js';
-
-void ResultCode;
