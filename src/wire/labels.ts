@@ -16,6 +16,8 @@ export const signatureLabel = {
   inviteAck1: 'dcomms/drp/invite-ack1/v1',
   inviteAck2: 'dcomms/drp/invite-ack2/v1',
   inviteCfm: 'dcomms/drp/invite-cfm/v1',
+  /** Session description, signed by the user's device key (src/dmp/session.ts). */
+  dmpSessionDescription: 'dcomms/dmp/session-description/v1',
 } as const;
 
 // ---- transcript labels (first item of an array whose SHA-256 is an HKDF salt) ----
