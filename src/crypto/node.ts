@@ -185,6 +185,40 @@ export function nodeAeadOpen(
   }
 }
 
+const hmacBlockBytes = 64;
+/**
+ * Messages up to this size are MAC'd through a reused scratch buffer (every DRP and DMP datagram is
+ * smaller); larger ones fall back to `createHmac`.
+ */
+export const hmacScratchBytes = 2048;
+const hmacInner = Buffer.alloc(hmacBlockBytes + hmacScratchBytes);
+const hmacOuter = Buffer.alloc(hmacBlockBytes + 32);
+
+/**
+ * HMAC-SHA256 (RFC 2104) as two one-shot hashes over a reused scratch buffer: H((K⊕opad) ‖ H((K⊕ipad) ‖ m)).
+ * On this machine that is about 1.5× faster than `createHmac`, which builds a native key and an `Hmac`
+ * object per call — and link packets are MAC'd and checked once each, so that cost is per datagram. The
+ * pads are recomputed per call (64 byte XORs, cheaper than any cache lookup), so nothing of a key outlives
+ * the call except in the scratch buffers, which the next call overwrites.
+ */
+export function nodeHmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  if (key.length > hmacBlockBytes || data.length > hmacScratchBytes) {
+    return view(createHmac('sha256', key).update(data).digest());
+  }
+  const inner = hmacInner;
+  const outer = hmacOuter;
+  for (let i = 0; i < key.length; i++) {
+    inner[i] = key[i]! ^ 0x36;
+    outer[i] = key[i]! ^ 0x5c;
+  }
+  inner.fill(0x36, key.length, hmacBlockBytes);
+  outer.fill(0x5c, key.length, hmacBlockBytes);
+  inner.set(data, hmacBlockBytes);
+  const innerHash = hash('sha256', inner.subarray(0, hmacBlockBytes + data.length), 'buffer');
+  outer.set(innerHash, hmacBlockBytes);
+  return view(hash('sha256', outer, 'buffer'));
+}
+
 /** HKDF-SHA256 with binary `info` (RFC 5869 as written); `Crypto.hkdf` is this with a UTF-8 label. */
 export function nodeHkdfBytes(
   ikm: Uint8Array,
@@ -252,7 +286,7 @@ export const nodeCrypto: Crypto = {
   aeadOpen: nodeAeadOpen,
 
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-    return view(createHmac('sha256', key).update(data).digest());
+    return nodeHmacSha256(key, data);
   },
 
   sha256(data: Uint8Array): Uint8Array {

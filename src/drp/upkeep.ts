@@ -7,10 +7,10 @@
  *   mappings. A PING may arrive from a new port of the expected address (a NAT rebinding): the link
  *   follows it. The requester's PINGs ask for the responder's confirmation signature, which the first
  *   PONG carries; the link is up at the first verified PONG.
- * - Liveness: any MAC-verified packet from the remote proves it alive. A side PINGs only after
- *   `pingIntervalMs` without hearing the remote (retrying every 2×RTT), so the PING of whichever side's
- *   timer fires first, and its PONG, refresh both sides and both NAT bindings: one exchange per interval
- *   per link instead of one per side. The link dies after `linkDeadAfterMs` without a verified packet. PINGs advertise the busy-sector mask, the request budgets and, when
+ * - Liveness: any MAC-verified packet from the remote proves it alive. The REGISTER requester's end
+ *   PINGs after `pingIntervalMs` without hearing the remote (retrying every 2×RTT); the responder's end
+ *   waits 1.5× as long, so it pings only when the leader's exchange is overdue. One PING and its PONG
+ *   refresh both sides and both NAT bindings: one exchange per interval per link instead of one per side. The link dies after `linkDeadAfterMs` without a verified packet. PINGs advertise the busy-sector mask, the request budgets and, when
  *   the neighbour set changed, the local neighbours' regIDs (look-ahead routing).
  * - Neighbourhood, once a second per registration: below `neighborsMin`, register again (through a
  *   random neighbour with 0..9 random hops, or — rarely, or with no neighbour — through an entry peer);
@@ -36,6 +36,8 @@ export const ratingEvictFirstBelow = 0.5;
 /** Upper bound of the PING retry interval while a PONG is overdue (ms). */
 const pingRetryMaxMs = 2_000;
 const pingRetryMinMs = 300;
+/** The responder's end of a link pings after this multiple of `pingIntervalMs` idle (see `pingAfterMs`). */
+export const followerPingDelayFactor = 1.5;
 
 interface PeerUpkeep {
   lastAttemptMs: number;
@@ -384,19 +386,31 @@ export class Upkeep {
         return;
       }
       const idle = e.now - link.lastHeardMs;
+      const pingAfterMs = this.pingAfterMs(link);
       let next: number;
       if (
-        idle >= e.config.pingIntervalMs ||
+        idle >= pingAfterMs ||
         (link.advertisedVersion !== this.peerOf(link).neighborSetVersion && link.pingSentMs < 0)
       ) {
         this.sendPing(link);
         next = e.now + Math.max(pingRetryMinMs, Math.min(pingRetryMaxMs, 2 * link.rttMs));
       } else {
-        next = link.lastHeardMs + e.config.pingIntervalMs;
+        next = link.lastHeardMs + pingAfterMs;
       }
       link.timer = e.timers.schedule(Math.max(next, e.now + 1), tick);
     };
-    link.timer = e.timers.schedule(e.now + e.config.pingIntervalMs, tick);
+    link.timer = e.timers.schedule(e.now + this.pingAfterMs(link), tick);
+  }
+
+  /**
+   * Idle time after which this end PINGs. The REGISTER requester's end leads at `pingIntervalMs`; the
+   * responder's end waits `followerPingDelayFactor` times longer, so it pings only when the leader's
+   * exchange is overdue. With equal timers both ends would fire together about half the time (each
+   * re-arms from the last packet it heard, and those are one one-way delay apart).
+   */
+  private pingAfterMs(link: NeighborLink): number {
+    const interval = this.e.config.pingIntervalMs;
+    return link.role === 'requester' ? interval : Math.round(interval * followerPingDelayFactor);
   }
 
   private peerOf(link: NeighborLink): LocalPeer {
