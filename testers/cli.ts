@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * `drp-tester <1|2|3> --transport sim|udp [--seed S] [--peers N] [--minutes M] [--json]`: runs a DRP
+ * `drp-tester <1|2|3|5> --transport sim|udp [--seed S] [--peers N] [--minutes M] [--json]`: runs a DRP
  * tester, prints its summary table (and the route of a failed INVITE), writes a JSON report under
  * `reports/`, and with `--json` prints the same object as the last line. On any failure it prints the
  * seed and the exact command that replays the run, and exits 1. Bad arguments: one line, exit 2.
+ * Tester 4 is the routing sandbox on the scale model; tester 5 sends messages between sender ↔ echo
+ * pairs over direct channels (`--pairs P --messages M`).
  *
  * Tester 3 can also run as separate processes that form one network over real UDP:
  *   drp-tester 3 --role entry --listen 127.0.0.1:12000 [--entry host:port ...]
@@ -21,6 +23,7 @@ import { runTester1 } from './tester1.js';
 import { runTester2, tester2Defaults } from './tester2.js';
 import { runTester3, tester3Defaults } from './tester3.js';
 import { formatTester4, runTester4, tester4OptionsDefault } from './tester4.js';
+import { runTester5, tester5Defaults, tester5Table } from './tester5.js';
 
 interface Options {
   transport: 'sim' | 'udp';
@@ -33,6 +36,8 @@ interface Options {
   newPeers?: number;
   routes?: number;
   rejoins?: number;
+  pairs?: number;
+  messages?: number;
   json?: boolean;
   checkDeterminism?: boolean;
   role?: 'entry' | 'user' | 'churn';
@@ -57,20 +62,28 @@ function collectEndpoint(text: string, previous: string[] | undefined): string[]
 export function buildProgram(out: (line: string) => void): Command {
   const program = new Command('drp-tester')
     .description('DRP Testers: scenarios on the deterministic simulator or on real UDP')
-    .argument('<tester>', 'which tester: 1, 2, 3 or 4 (the routing sandbox on the scale model)', (t) => {
-      if (!['1', '2', '3', '4'].includes(t)) {
-        throw new InvalidArgumentError(`unknown tester '${t}' (expected 1, 2, 3 or 4)`);
-      }
-      return Number(t);
-    })
+    .argument(
+      '<tester>',
+      'which tester: 1, 2, 3, 4 (the routing sandbox on the scale model) or 5 (sender ↔ echo messages)',
+      (t) => {
+        if (!['1', '2', '3', '4', '5'].includes(t)) {
+          throw new InvalidArgumentError(`unknown tester '${t}' (expected 1, 2, 3, 4 or 5)`);
+        }
+        return Number(t);
+      },
+    )
     .addOption(
       new Option('--transport <kind>', 'sim (simulator) or udp (real sockets)')
         .choices(['sim', 'udp'])
         .default('sim'),
     )
     .option('--seed <s>', 'root seed of a simulated run (default: random, printed)')
-    .option('--peers <n>', 'users (tester 2, 3; per process for --role)', countOption('--peers', 1, 100_000))
-    .option('--entry-peers <n>', 'entry peers (tester 2, 3)', countOption('--entry-peers', 1, 1000))
+    .option(
+      '--peers <n>',
+      'users (tester 2, 3, 5; per process for --role)',
+      countOption('--peers', 1, 100_000),
+    )
+    .option('--entry-peers <n>', 'entry peers (tester 2, 3, 5)', countOption('--entry-peers', 1, 1000))
     .option(
       '--temp-peers <n>',
       'temporary peers that join and leave (tester 3)',
@@ -89,6 +102,16 @@ export function buildProgram(out: (line: string) => void): Command {
     )
     .option('--routes <n>', 'routes per phase (tester 4)', countOption('--routes', 1, 1e7))
     .option('--rejoins <n>', 'peers that leave and rejoin (tester 4)', countOption('--rejoins', 0, 1e6))
+    .option(
+      '--pairs <n>',
+      'sender ↔ echo pairs (tester 5; default 20 on sim, 5 on udp)',
+      countOption('--pairs', 1, 10_000),
+    )
+    .option(
+      '--messages <n>',
+      'messages in all, shared out over the pairs (tester 5; default 1000)',
+      countOption('--messages', 1, 10_000_000),
+    )
     .option('--check-determinism', 'simulator: replay the run in lockstep and name the first diverging event')
     .option('--json', 'print the report as one JSON object on the last line')
     .option('--report-dir <dir>', 'where the JSON report is written', 'reports')
@@ -144,7 +167,23 @@ export function buildProgram(out: (line: string) => void): Command {
       }
       const progress = o.json ? undefined : (t: string): void => void process.stderr.write(`${t}\n`);
       let report: TesterReport;
-      if (tester === 1) report = await runTester1({ transport: o.transport, seed });
+      if (tester === 5) {
+        const d = tester5Defaults[o.transport];
+        const users = o.peers ?? d.users;
+        const pairs = o.pairs ?? Math.min(d.pairs, Math.floor(users / 2));
+        if (pairs * 2 > users)
+          throw new UsageError(`--pairs ${pairs} needs --peers of at least ${pairs * 2}`);
+        report = await runTester5({
+          transport: o.transport,
+          seed,
+          ...d,
+          users,
+          pairs,
+          ...(o.entryPeers !== undefined ? { entryPeers: o.entryPeers } : {}),
+          ...(o.messages !== undefined ? { messages: o.messages } : {}),
+          ...(progress !== undefined ? { onProgress: progress } : {}),
+        });
+      } else if (tester === 1) report = await runTester1({ transport: o.transport, seed });
       else if (tester === 2) {
         report = await runTester2({
           transport: o.transport,
@@ -174,7 +213,7 @@ export function buildProgram(out: (line: string) => void): Command {
       const path = writeReport(report, o.reportDir);
       if (!o.json) {
         out(`DRP Tester ${tester}`);
-        out(summaryTable(report));
+        out(tester === 5 ? tester5Table(report) : summaryTable(report));
         if (report.determinism !== undefined) out(`  determinism: ${String(report.determinism)}`);
         out(`  report: ${path}`);
       }

@@ -186,9 +186,9 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
   const invite = (): void => {
     if (stopped || world.now() >= endAtMs) return;
     const callees = [...users, ...temps.filter((t): t is TesterNode => t !== undefined)].filter(
-      (n) => !n.stopped && (n.peer?.usableLinks().length ?? 0) > 0,
+      (n) => !n.stopped && (n.peer?.usableLinkCount() ?? 0) > 0,
     );
-    const callers = users.filter((u) => (u.peer?.usableLinks().length ?? 0) > 0);
+    const callers = users.filter((u) => (u.peer?.usableLinkCount() ?? 0) > 0);
     if (callers.length > 0 && callees.length > 1) {
       const a = callers[pick(callers.length)]!;
       let b = callees[pick(callees.length)]!;

@@ -9,7 +9,7 @@
  */
 import type { Crypto } from '../../src/crypto/crypto.js';
 import { DrpEngine, type EngineOptions, type LocalPeer } from '../../src/drp/engine.js';
-import type { EngineEvent, PowJob } from '../../src/drp/types.js';
+import type { DriverAttachment, EngineEvent, PowJob } from '../../src/drp/types.js';
 import { solvePow1, solvePow2 } from '../../src/pow/pow.js';
 import type { Endpoint } from '../../src/seams/transport.js';
 import type { VisionEmitter } from '../../src/vision/channel.js';
@@ -48,6 +48,8 @@ export class SimDrpNode {
   private readonly powHashesPerSec: number;
   private readonly onEvent: ((node: SimDrpNode, e: EngineEvent) => void) | undefined;
   stopped = false;
+  /** Runs beside the engine on its socket (the direct-channel hosts, src/dmp/attach.ts). */
+  attachment: DriverAttachment | undefined;
 
   constructor(opts: SimNodeOptions) {
     this.kernel = opts.kernel;
@@ -75,7 +77,9 @@ export class SimDrpNode {
     this.transport = t;
     t.onDatagram((bytes, from) => {
       if (this.stopped) return;
-      this.engine.onDatagram(this.kernel.now(), from, bytes);
+      if (this.attachment?.takeDatagram(this.kernel.now(), from, bytes) !== true) {
+        this.engine.onDatagram(this.kernel.now(), from, bytes);
+      }
       this.flush();
     });
   }
@@ -116,11 +120,15 @@ export class SimDrpNode {
       },
       (e) => this.onEngineEvent(e),
     );
+    this.attachment?.drain((o) => {
+      if (t !== undefined && !t.isClosed) t.send(o.to, o.bytes);
+    });
     this.scheduleWake();
   }
 
   private onEngineEvent(e: EngineEvent): void {
     if (e.type === 'powJob') this.solve(e.jobId, e.job);
+    this.attachment?.onEngineEvent(this.kernel.now(), e);
     this.onEvent?.(this, e);
   }
 
@@ -140,7 +148,10 @@ export class SimDrpNode {
   }
 
   private scheduleWake(): void {
-    const d = this.engine.nextDeadline();
+    const d = Math.min(
+      this.engine.nextDeadline(),
+      this.attachment?.nextDeadline() ?? Number.POSITIVE_INFINITY,
+    );
     if (!Number.isFinite(d) || d >= this.wakeAt) return;
     const at = Math.max(this.kernel.now(), Math.ceil(d));
     this.wakeAt = at;
@@ -149,6 +160,7 @@ export class SimDrpNode {
       if (gen !== this.wakeGeneration || this.stopped) return;
       this.wakeAt = Number.POSITIVE_INFINITY;
       this.engine.onTimer(this.kernel.now());
+      this.attachment?.onTimer(this.kernel.now());
       this.flush();
     });
   }

@@ -118,6 +118,13 @@ export class LocalPeer {
     return this.regKey.publicKey;
   }
 
+  /** How many links are usable (`usableLinks().length` without building the array). */
+  usableLinkCount(): number {
+    let n = 0;
+    for (const l of this.neighbors.values()) if (l.usable) n++;
+    return n;
+  }
+
   usableLinks(): NeighborLink[] {
     const out: NeighborLink[] = [];
     for (const l of this.neighbors.values()) if (l.usable) out.push(l);
@@ -299,16 +306,18 @@ export class DrpEngine {
 
   /**
    * Sends an INVITE from `peer` to `responderRegId`, carrying `sessionDescription` (given to the callee
-   * encrypted in ACK2). Returns the invite id that the `inviteCompleted`/`inviteFailed` event names.
+   * encrypted in ACK2) and, for a first contact, the callee's one-time `contactInvitationToken`. Returns
+   * the invite id that the `inviteCompleted`/`inviteFailed` event names.
    */
   sendInvite(
     now: number,
     peer: LocalPeer,
     responderRegId: Uint8Array,
     sessionDescription: Uint8Array,
+    contactInvitationToken: Uint8Array | null = null,
   ): number {
     this.now = now;
-    return this.invite.start(peer, responderRegId, sessionDescription, null);
+    return this.invite.start(peer, responderRegId, sessionDescription, contactInvitationToken);
   }
 
   onDatagram(now: number, from: Endpoint, bytes: Uint8Array): void {

@@ -17,6 +17,7 @@
  */
 import { AttentionLevel } from '../vision/attention.js';
 import {
+  dmpPingKdfTranscript,
   type Failure,
   type InviteAck1,
   type InviteAck2,
@@ -70,6 +71,8 @@ interface Outgoing {
   ack1: InviteAck1 | undefined;
   ack2: InviteAck2 | undefined;
   remoteSd: Uint8Array | undefined;
+  /** X25519 of the two ephemerals (from ACK1 on): handed to the application with `inviteCompleted`. */
+  dh: Uint8Array | undefined;
   timer: TimerId | undefined;
   lastFailure: InviteFailure;
 }
@@ -144,6 +147,7 @@ export class InviteRole {
       ack1: undefined,
       ack2: undefined,
       remoteSd: undefined,
+      dh: undefined,
       timer: undefined,
       lastFailure: 'noNeighbours',
     };
@@ -228,6 +232,10 @@ export class InviteRole {
   private clearAttempt(o: Outgoing): void {
     this.e.timers.cancel(o.timer);
     o.timer = undefined;
+    // An attempt's ephemeral secrets die with it (on success the application owns `dh`).
+    o.ephPriv.fill(0);
+    if (o.state !== 'done') o.dh?.fill(0);
+    o.dh = undefined;
     if (o.tx !== '') this.outgoing.delete(o.tx);
     if (o.link !== undefined) this.outgoingBySeq.delete(`${o.link.localToken}#${o.reqSeq}`);
   }
@@ -533,6 +541,7 @@ export class InviteRole {
       localRegId: peer.regId,
       requesterRegId: p.requesterRegId,
       contactInvitationToken: p.contactInvitationToken,
+      timestampMs: p.timestampMs,
     });
     if (sd === null) {
       // Unknown requesters get no answer at all: not even a refusal that would confirm we exist.
@@ -586,7 +595,9 @@ export class InviteRole {
       () => {},
     );
     a.timer = e.timers.schedule(e.now + e.config.ack2TimeoutMs + e.config.requestExpiryMs, () => {
-      if (this.answering.get(tx) === a) this.answering.delete(tx);
+      if (this.answering.get(tx) !== a) return;
+      this.answering.delete(tx);
+      a.dh.fill(0);
     });
   }
 
@@ -659,6 +670,7 @@ export class InviteRole {
     e.timers.cancel(o.timer);
     o.ack1 = p;
     o.remoteSd = remoteSd;
+    o.dh = dh;
     const ack2Key = e.crypto.hkdf(
       dh,
       e.crypto.sha256(inviteAck2KdfTranscript(o.req, p)),
@@ -765,8 +777,10 @@ export class InviteRole {
       type: 'inviteReceived',
       peer: a.peer.name,
       requesterRegId: p.requesterRegId,
+      timestampMs: p.timestampMs,
       sessionDescription: sd,
       hopsRemaining: a.req.hopsRemaining,
+      keys: { inviteSecret: a.dh, transcript: dmpPingKdfTranscript(a.req, a.ack1, p, cfm) },
     });
   }
 
@@ -808,6 +822,7 @@ export class InviteRole {
     }
     e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
     o.state = 'done';
+    const keys = { inviteSecret: o.dh!, transcript: dmpPingKdfTranscript(o.req, o.ack1, o.ack2, p) };
     this.clearAttempt(o);
     e.emit({
       type: 'inviteCompleted',
@@ -816,6 +831,7 @@ export class InviteRole {
       responderRegId: o.responderRegId,
       sessionDescription: o.remoteSd!,
       elapsedMs: e.now - o.startedMs,
+      keys,
     });
   }
 }

@@ -57,19 +57,27 @@ export type EngineEvent =
   | { readonly type: 'registered'; readonly peer: string; readonly elapsedMs: number }
   | { readonly type: 'registrationFailed'; readonly peer: string; readonly reason: RegistrationFailure }
   | {
+      /** B's side of a completed INVITE: ACK2 verified, CFM sent. */
       readonly type: 'inviteReceived';
       readonly peer: string;
       readonly requesterRegId: Uint8Array;
+      /** The INVITE's timestamp: with the requester's regID it names the INVITE `onInvite` answered. */
+      readonly timestampMs: number;
+      /** A's session description (decrypted, not judged: the application decides whether to use it). */
       readonly sessionDescription: Uint8Array;
       readonly hopsRemaining: number;
+      /** The INVITE's key material for the direct channel (see `InviteKeys`). */
+      readonly keys: InviteKeys;
     }
   | {
+      /** A's side of a completed INVITE: CFM verified. */
       readonly type: 'inviteCompleted';
       readonly peer: string;
       readonly inviteId: number;
       readonly responderRegId: Uint8Array;
       readonly sessionDescription: Uint8Array;
       readonly elapsedMs: number;
+      readonly keys: InviteKeys;
     }
   | {
       readonly type: 'inviteFailed';
@@ -82,11 +90,29 @@ export type EngineEvent =
       readonly elapsedMs: number;
     };
 
-/** The application's answer to an INVITE: its own session description, or null to ignore it. */
+/**
+ * What a completed INVITE hands the application on both sides for the direct channel (docs/protocol.md
+ * §7.4): the X25519 secret of the two INVITE ephemerals and the INVITE transcript that salts every key
+ * derived from it (`dmpPingKdfTranscript(req, ack1, ack2, cfm)`, src/wire/invite.ts). The engine keeps
+ * no copy: the secret belongs to the receiver of the event, which should derive its keys and zero it.
+ */
+export interface InviteKeys {
+  readonly inviteSecret: Uint8Array;
+  readonly transcript: Uint8Array;
+}
+
+/**
+ * An INVITE that reached its responder (B), before B answers. The application answers with its own
+ * session description, or null to ignore it (no answer at all). It sees A's session description only
+ * later, in `inviteReceived` (ACK2): here it can only pre-check A (a known regID, a valid invitation
+ * token).
+ */
 export interface InviteRequestInfo {
   readonly localRegId: Uint8Array;
   readonly requesterRegId: Uint8Array;
   readonly contactInvitationToken: Uint8Array | null;
+  /** Names this INVITE together with `requesterRegId` (repeated in `inviteReceived`). */
+  readonly timestampMs: number;
 }
 
 export type InviteHandler = (info: InviteRequestInfo) => Uint8Array | null;
@@ -108,3 +134,20 @@ export const dropReasons = [
   'notEntryPeer',
 ] as const;
 export type DropReason = (typeof dropReasons)[number];
+
+/**
+ * Something a driver runs beside its engine on the same socket (the direct-channel host, src/dmp). The
+ * driver offers it every received datagram before the engine, shows it every engine event, wakes it at
+ * its own deadline (the driver's wake-up is the earlier of the engine's and this one's) and sends its
+ * datagrams from the engine's socket. The engine knows nothing of it.
+ */
+export interface DriverAttachment {
+  /** A received datagram; returns true when it took it (the engine does not see it then). */
+  takeDatagram(now: number, from: Endpoint, bytes: Uint8Array): boolean;
+  onEngineEvent(now: number, e: EngineEvent): void;
+  onTimer(now: number): void;
+  /** When `onTimer` must run next (ms), or Infinity. */
+  nextDeadline(): number;
+  /** Hands queued datagrams to the driver. */
+  drain(send: (o: Outgoing) => void): void;
+}

@@ -2,12 +2,13 @@
  * A DRP peer on real UDP: one engine, one `node:dgram` socket, the wall clock, the OS CSPRNG, and proof
  * of work solved in a worker thread so the node keeps answering while it solves. The engine is the
  * same sans-I/O engine the simulator drives; this driver only turns its outputs into socket sends and
- * a timer for its next deadline.
+ * a timer for its next deadline. An attachment (the direct-channel hosts, src/dmp/attach.ts) may run
+ * beside the engine on the same socket: it sees every datagram first, and its deadline joins the engine's.
  */
 import type { Crypto } from '../crypto/crypto.js';
 import { nodeCrypto } from '../crypto/index.js';
 import { DrpEngine, type EngineOptions, type LocalPeer } from '../drp/engine.js';
-import type { EngineEvent, PowJob } from '../drp/types.js';
+import type { DriverAttachment, EngineEvent, PowJob } from '../drp/types.js';
 import type { Endpoint } from '../seams/transport.js';
 import type { VisionEmitter } from '../vision/channel.js';
 import { nullVision } from '../vision/channel.js';
@@ -39,6 +40,8 @@ export class UdpDrpNode {
   private readonly ownsSolver: boolean;
   private readonly solver: PowSolver;
   private closed = false;
+  /** Runs beside the engine on its socket (the direct-channel hosts, src/dmp/attach.ts). */
+  attachment: DriverAttachment | undefined;
 
   private constructor(
     readonly transport: UdpTransport,
@@ -62,7 +65,8 @@ export class UdpDrpNode {
     this.onEvent = opts.onEvent;
     transport.onDatagram((bytes, from) => {
       if (this.closed) return;
-      this.engine.onDatagram(this.clock.now(), from, bytes);
+      const now = this.clock.now();
+      if (this.attachment?.takeDatagram(now, from, bytes) !== true) this.engine.onDatagram(now, from, bytes);
       this.flush();
     });
   }
@@ -114,9 +118,11 @@ export class UdpDrpNode {
       (o) => this.transport.send(o.to, o.bytes),
       (e) => {
         if (e.type === 'powJob') this.solve(e.jobId, e.job);
+        this.attachment?.onEngineEvent(this.clock.now(), e);
         this.onEvent?.(this, e);
       },
     );
+    this.attachment?.drain((o) => this.transport.send(o.to, o.bytes));
     this.arm();
   }
 
@@ -141,7 +147,10 @@ export class UdpDrpNode {
   }
 
   private arm(): void {
-    const d = this.engine.nextDeadline();
+    const d = Math.min(
+      this.engine.nextDeadline(),
+      this.attachment?.nextDeadline() ?? Number.POSITIVE_INFINITY,
+    );
     if (!Number.isFinite(d) || d >= this.timerAt) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = d;
@@ -150,7 +159,9 @@ export class UdpDrpNode {
         this.timer = undefined;
         this.timerAt = Number.POSITIVE_INFINITY;
         if (this.closed) return;
-        this.engine.onTimer(this.clock.now());
+        const now = this.clock.now();
+        this.engine.onTimer(now);
+        this.attachment?.onTimer(now);
         this.flush();
       },
       Math.max(0, d - this.clock.now()),
