@@ -50,8 +50,9 @@ import { InviteRole } from './invite.js';
 import type { NeighborLink } from './neighbor.js';
 import { sectorTowardsFast, slotStrideMax } from './policy.js';
 import { RegisterRole } from './register.js';
+import { RelayRole } from './relay.js';
 import { TimerQueue } from './timers.js';
-import type { DropReason, EngineEvent, InviteHandler, Outgoing, PowJob } from './types.js';
+import type { DropReason, EngineEvent, InviteHandler, Outgoing, PowJob, RelayHandler } from './types.js';
 import { Upkeep } from './upkeep.js';
 import { LocalView } from './view.js';
 
@@ -201,6 +202,8 @@ export class DrpEngine {
   readonly vision: VisionEmitter;
   readonly name: string;
   onInvite: InviteHandler;
+  /** Where relayed direct-channel datagrams for a local registration go (default: dropped). */
+  onRelayed: RelayHandler = () => {};
   /** Our endpoint as the Internet sees it (reflected by an entry peer), when known. */
   publicEndpoint: Endpoint | undefined;
 
@@ -232,6 +235,7 @@ export class DrpEngine {
 
   readonly register: RegisterRole;
   readonly invite: InviteRole;
+  readonly relay: RelayRole;
   readonly upkeep: Upkeep;
   readonly challenges: Pow2ChallengeTable;
   /** Replay filters: proxied/accepted requests by (regID, timestamp), ephemeral keys, PoW1 nonces. */
@@ -278,6 +282,7 @@ export class DrpEngine {
     this.seenPow1 = new ReplayFilter({ entriesMax: config.replaySetEntriesMax });
     this.register = new RegisterRole(this);
     this.invite = new InviteRole(this);
+    this.relay = new RelayRole(this);
     this.upkeep = new Upkeep(this);
   }
 
@@ -318,6 +323,15 @@ export class DrpEngine {
   ): number {
     this.now = now;
     return this.invite.start(peer, responderRegId, sessionDescription, contactInvitationToken);
+  }
+
+  /**
+   * Sends a direct-channel datagram from `peer` to the registration `targetRegId` through DRP neighbours
+   * (./relay.ts). Returns false when it could not leave (no neighbour; counted in `relay.stats`).
+   */
+  sendRelayed(now: number, peer: LocalPeer, targetRegId: Uint8Array, payload: Uint8Array): boolean {
+    this.now = now;
+    return this.relay.send(peer, targetRegId, payload);
   }
 
   onDatagram(now: number, from: Endpoint, bytes: Uint8Array): void {
@@ -665,16 +679,16 @@ export class DrpEngine {
    * answer's bytes (the cache holds thousands of entries per busy engine).
    */
   private cacheResponse(key: string, code: number): void {
-    if (this.responseCache.size >= this.config.responseCacheEntriesMax) {
-      // Oldest first (Map iteration is insertion order): drop expired entries, then the oldest.
-      for (const [k, v] of this.responseCache) {
-        if (
-          Math.floor(v / responseCodeSpan) < this.now ||
-          this.responseCache.size >= this.config.responseCacheEntriesMax
-        ) {
-          this.responseCache.delete(k);
-        } else break;
-      }
+    // Entries expire in insertion order (every one lives `responseCacheMs`), and Map iteration is insertion
+    // order: drop expired entries from the front on every insert, so the cache holds what is live — not
+    // `responseCacheEntriesMax` dead entries per engine — and, at the bound, the oldest live one.
+    for (const [k, v] of this.responseCache) {
+      if (
+        Math.floor(v / responseCodeSpan) < this.now ||
+        this.responseCache.size >= this.config.responseCacheEntriesMax
+      ) {
+        this.responseCache.delete(k);
+      } else break;
     }
     this.responseCache.set(key, (this.now + this.config.responseCacheMs) * responseCodeSpan + code);
   }
@@ -732,6 +746,9 @@ export class DrpEngine {
         return;
       case PacketType.InviteCfm:
         this.invite.onCfm(link, p);
+        return;
+      case PacketType.Relay:
+        this.relay.onPacket(link, p);
         return;
       default:
         this.drop('unexpected', from, { type: packetTypeName(p.type) });

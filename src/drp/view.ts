@@ -43,7 +43,9 @@ export class LocalView implements PeerView {
     this.slotStride = stride;
     this.peersMax = viewPeersFor(stride);
     this.coords = new Uint32Array(this.peersMax * dimensions);
-    this.slots = new Uint32Array(this.peersMax * stride);
+    // Only self and its neighbours have slot rows: the second ring are leaves (degree 0), whose rows the
+    // policy never reads. That keeps a view at ~15 KB instead of ~45 KB.
+    this.slots = new Uint32Array((1 + stride) * stride);
     this.degree = new Uint8Array(this.peersMax);
     this.busy = new Uint16Array(this.peersMax);
     this.mark = new Uint32Array(this.peersMax);
