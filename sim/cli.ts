@@ -11,6 +11,8 @@ import { countOption, decimalOption, defaultSeed, formatTable, UsageError } from
 import { checkDeterminism, describeDivergence } from './kernel/determinism.js';
 import { registerScaleCommand } from './scale/cli.js';
 import { buildNetDemo, type NetDemoOptions, netDemoDefaults, runNetDemo } from './scenarios/net-demo.js';
+import { CommandFailure, registerVisionCommands } from './vision/cli.js';
+import { ReplayConfigError, type ReplayScenarios } from './vision/replay.js';
 
 function netDemoCommand(program: Command): void {
   program
@@ -119,7 +121,14 @@ function netDemoCommand(program: Command): void {
     );
 }
 
-export function buildProgram(): Command {
+/**
+ * The drp-sim program. `scenarios` are the runs `replay` can rebuild; sim/ knows none of the testers, so
+ * the installed entry point (testers/drp-sim.ts) passes them in, with `extend` adding its commands.
+ */
+export function buildProgram(
+  scenarios: ReplayScenarios = new Map(),
+  extend: (program: Command) => void = () => {},
+): Command {
   const program = new Command('drp-sim')
     .description('Dcomms simulator: deterministic, seeded runs of the network model and the DRP protocol')
     .showHelpAfterError('(run drp-sim --help for usage)')
@@ -127,11 +136,17 @@ export function buildProgram(): Command {
   netDemoCommand(program);
   // The default action: routing at scale (`drp-sim --peers 1e6 --topology 8d`), and `scale-table`.
   registerScaleCommand(program);
+  registerVisionCommands(program, scenarios);
+  extend(program);
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(
+  argv: readonly string[],
+  scenarios: ReplayScenarios = new Map(),
+  extend: (program: Command) => void = () => {},
+): Promise<number> {
+  const program = buildProgram(scenarios, extend);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
@@ -141,7 +156,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       // commander already printed its one-line message (and --help/--version exit 0).
       return e.exitCode === 0 ? 0 : 2;
     }
-    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError) {
+    if (e instanceof CommandFailure) {
+      process.stderr.write(`drp-sim: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (
+      e instanceof UsageError ||
+      e instanceof ReplayConfigError ||
+      e instanceof RangeError ||
+      e instanceof TypeError
+    ) {
       process.stderr.write(`drp-sim: error: ${e.message}\n`);
       return 2;
     }

@@ -6,10 +6,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FileTraceSink, traceCreatedBy } from '../sim/trace/file-sink.js';
+import { projectCommit } from '../sim/vision/build-info.js';
+import type { SnapshotCapture } from '../sim/vision/capture.js';
 import { AttentionLevel, levelName } from '../src/vision/attention.js';
 import type { VisionChannel } from '../src/vision/channel.js';
 import type { VisionRecord } from '../src/vision/record.js';
-import { traceHeader } from '../src/vision/trace.js';
+import {
+  type RunLog,
+  runLogItemFields,
+  snapshotItemFields,
+  traceItemKindRunLog,
+  traceItemKindSnapshot,
+} from '../src/vision/snapshot.js';
+import { type JsonObject, traceHeader } from '../src/vision/trace.js';
+import type { InviteOutcome } from './invites.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -152,23 +162,63 @@ export class RunTrace {
     });
   }
 
-  /** Writes the trace to `path` with the route records of `failedTxIds` appended; returns the path. */
+  /**
+   * Writes the trace to `path` with the route records of `failedTxIds` appended, then the pain snapshots
+   * and the run log of `extras.capture` (sim/vision/capture.ts) when given; returns the path. `config`
+   * with the seed is the replay key: what `drp-sim replay` rebuilds the run from.
+   */
   write(
     path: string,
     seed: string,
-    config: Record<string, string | number | boolean>,
+    config: JsonObject,
     routeRecords: readonly VisionRecord[],
     failedTxIds: readonly string[],
+    extras: { capture?: SnapshotCapture | undefined; series?: Pick<RunLog, 'delivery' | 'hops'> } = {},
   ): string {
     mkdirSync(dirname(path), { recursive: true });
     const sink = new FileTraceSink(path);
-    sink.writeHeader(traceHeader(seed, { ...config, recordsDropped: this.dropped }, traceCreatedBy()));
+    sink.writeHeader(
+      traceHeader(seed, { ...config, recordsDropped: this.dropped }, traceCreatedBy(projectCommit())),
+    );
     for (const r of this.records) sink.writeRecord(r);
     const wanted = new Set(failedTxIds);
     for (const r of routeRecords) if (wanted.has(String(r.attributes?.tx))) sink.writeRecord(r);
+    const capture = extras.capture;
+    if (capture !== undefined) {
+      for (const s of capture.snapshots) sink.writeItem(traceItemKindSnapshot, snapshotItemFields(s));
+      sink.writeItem(traceItemKindRunLog, runLogItemFields(capture.runLog(extras.series)));
+    }
     sink.close();
     return path;
   }
+}
+
+/**
+ * INVITE series for the visualizer's panels: per `bucketMs` of send time [bucket start, sent, delivered],
+ * and the histogram of hops of the delivered ones.
+ */
+export function inviteSeries(
+  outcomes: readonly InviteOutcome[],
+  bucketMs = 10_000,
+): Pick<RunLog, 'delivery' | 'hops'> {
+  const buckets = new Map<number, [number, number, number]>();
+  const hops: number[] = [];
+  for (const o of outcomes) {
+    const t = Math.floor(o.sentAtMs / bucketMs) * bucketMs;
+    let b = buckets.get(t);
+    if (b === undefined) {
+      b = [t, 0, 0];
+      buckets.set(t, b);
+    }
+    b[1]++;
+    if (o.completedAtMs !== undefined && o.receivedAtMs !== undefined) {
+      b[2]++;
+      const h = Math.min(255, Math.max(0, o.hops ?? 0));
+      while (hops.length <= h) hops.push(0);
+      hops[h]!++;
+    }
+  }
+  return { delivery: [...buckets.values()].sort((a, b) => a[0] - b[0]), hops };
 }
 
 /** The delivery part of a report, from an INVITE campaign's statistics. */

@@ -10,12 +10,14 @@
  */
 
 import { checkDeterminism, type DeterminismResult } from '../sim/kernel/determinism.js';
+import type { SnapshotConfig } from '../sim/vision/capture.js';
 import type { DrpConfig } from '../src/drp/config.js';
 import { AttentionLevel } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { InviteCampaign, type InviteOutcome } from './invites.js';
 import {
   deliveryFigures,
+  inviteSeries,
   neighbourFigures,
   PainTally,
   painsByLevel,
@@ -25,6 +27,7 @@ import {
   type TesterReport,
 } from './report.js';
 import { entryPeerConfig } from './tester2.js';
+import { tester3ReplayConfig } from './tester3-replay.js';
 import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
 
 export interface Tester3Options {
@@ -46,6 +49,8 @@ export interface Tester3Options {
   readonly jitterMeanMs: number;
   readonly failuresMax: number;
   readonly config?: Partial<DrpConfig>;
+  /** Simulator: pain snapshots into the run's trace (sim/vision/capture.ts); default configuration. */
+  readonly snapshot?: SnapshotConfig;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -73,13 +78,14 @@ export interface Tester3Run {
   stoppedEarly(): boolean;
 }
 
-function makeWorld(opts: Tester3Options): World {
+export function makeWorld(opts: Tester3Options): World {
   return opts.transport === 'sim'
     ? new SimWorld({
         seed: opts.seed,
         latencyMs: opts.latencyMs,
         link: { lossRate: opts.lossRate, jitterMeanMs: opts.jitterMeanMs },
         visionThreshold: AttentionLevel.higherLevelDetail,
+        snapshot: opts.snapshot ?? {},
       })
     : new UdpWorld({ seed: opts.seed });
 }
@@ -261,17 +267,10 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
       const tracePath = trace.write(
         `reports/tester3-${world.transport}-${world.seed}.trace`,
         world.seed,
-        {
-          tester: 3,
-          transport: world.transport,
-          users: opts.users,
-          entryPeers: opts.entryPeers,
-          tempPeers: opts.tempPeers,
-          minutes: opts.minutes,
-          lossRate: opts.lossRate,
-        },
+        tester3ReplayConfig(opts),
         routeRecords,
         s.failed.flatMap((f) => f.attemptTxIds ?? []),
+        { capture: sim?.capture, series: inviteSeries(campaign.outcomes) },
       );
       return {
         trace: tracePath,

@@ -77,6 +77,12 @@ export class FileTraceSink implements TraceSink {
     if (record.level >= this.flushLevel) this.flush();
   }
 
+  /** Writes an item of kind ≥ 2 (a snapshot, a run log) through at once. */
+  writeItem(itemKind: number, fields: readonly unknown[]): void {
+    this.put(this.encoder.other(itemKind, fields));
+    this.flush();
+  }
+
   /** Writes the buffered bytes to the file. */
   flush(): void {
     if (this.used === 0) return;

@@ -6,4 +6,5 @@ export * from './attention.js';
 export * from './channel.js';
 export * from './record.js';
 export * from './ring.js';
+export * from './snapshot.js';
 export * from './trace.js';

@@ -219,6 +219,8 @@ export class TraceStreamEncoder {
 export interface TraceSink {
   writeHeader(header: TraceHeader): void;
   writeRecord(record: VisionRecord): void;
+  /** Writes an item of kind ≥ 2 (a network snapshot, a run log: src/vision/snapshot.ts). */
+  writeItem(itemKind: number, fields: readonly unknown[]): void;
   close(): void;
 }
 
@@ -263,6 +265,11 @@ export class MemoryTraceSink implements TraceSink {
       this.encoder.recordCount--;
       this.recordsDropped++;
     }
+  }
+
+  /** Items of kind ≥ 2 are always kept (they are few and the reason a trace is looked at). */
+  writeItem(itemKind: number, fields: readonly unknown[]): void {
+    this.append(this.encoder.other(itemKind, fields), true);
   }
 
   close(): void {
