@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { countOption, decimalOption, defaultSeed, formatTable, UsageError } from './cli/args.js';
 import { checkDeterminism, describeDivergence } from './kernel/determinism.js';
 import { registerScaleCommand } from './scale/cli.js';
+import { registerScenarioCommand } from './scenarios/cli.js';
 import { buildNetDemo, type NetDemoOptions, netDemoDefaults, runNetDemo } from './scenarios/net-demo.js';
 import { CommandFailure, registerVisionCommands } from './vision/cli.js';
 import { ReplayConfigError, type ReplayScenarios } from './vision/replay.js';
@@ -134,6 +135,7 @@ export function buildProgram(
     .showHelpAfterError('(run drp-sim --help for usage)')
     .exitOverride();
   netDemoCommand(program);
+  registerScenarioCommand(program);
   // The default action: routing at scale (`drp-sim --peers 1e6 --topology 8d`), and `scale-table`.
   registerScaleCommand(program);
   registerVisionCommands(program, scenarios);

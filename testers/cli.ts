@@ -37,6 +37,7 @@ interface Options {
   routes?: number;
   rejoins?: number;
   pairs?: number;
+  symmetric?: number;
   messages?: number;
   json?: boolean;
   checkDeterminism?: boolean;
@@ -112,6 +113,11 @@ export function buildProgram(out: (line: string) => void): Command {
       'messages in all, shared out over the pairs (tester 5; default 1000)',
       countOption('--messages', 1, 10_000_000),
     )
+    .option(
+      '--symmetric <share>',
+      'share of users behind symmetric NATs, 0..1 (tester 5 on the simulator; their pairs relay)',
+      decimalOption('--symmetric', 0, 1),
+    )
     .option('--check-determinism', 'simulator: replay the run in lockstep and name the first diverging event')
     .option('--json', 'print the report as one JSON object on the last line')
     .option('--report-dir <dir>', 'where the JSON report is written', 'reports')
@@ -181,6 +187,7 @@ export function buildProgram(out: (line: string) => void): Command {
           pairs,
           ...(o.entryPeers !== undefined ? { entryPeers: o.entryPeers } : {}),
           ...(o.messages !== undefined ? { messages: o.messages } : {}),
+          ...(o.symmetric !== undefined ? { symmetricShare: o.symmetric } : {}),
           ...(progress !== undefined ? { onProgress: progress } : {}),
         });
       } else if (tester === 1) report = await runTester1({ transport: o.transport, seed });

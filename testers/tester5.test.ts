@@ -78,6 +78,24 @@ describe('DRP Tester 5: sender ↔ echo over the direct channel', () => {
     expect(r.failures, why).toEqual([]);
   }, 120_000);
 
+  it('sim with 40% of users behind symmetric NATs: the pairs that cannot punch relay, 100% echoed', async () => {
+    const r = await runTester5({
+      transport: 'sim',
+      seed: 't5-symmetric',
+      ...tester5Defaults.sim,
+      users: 60,
+      pairs: 10,
+      messages: 400,
+      symmetricShare: 0.4,
+    });
+    const why = `replay: ${r.replay}\n${r.failures.join('\n')}`;
+    expect(r.echoedRatio, why).toBe(1);
+    expect(r.duplicates, why).toBe(0);
+    expect(r.relayedRatio, why).toBeGreaterThan(0);
+    expect(r.relayedRatio, why).toBeLessThan(1);
+    expect(r.failures, why).toEqual([]);
+  }, 120_000);
+
   it('udp loopback: 1,000 messages, 100% echoed, no duplicates', async () => {
     const r = await runTester5({ transport: 'udp', seed: 't5-udp', ...tester5Defaults.udp, messages: 1000 });
     const why = r.failures.join('\n');

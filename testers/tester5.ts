@@ -62,6 +62,11 @@ export interface Tester5Options {
   readonly latencyMs: number;
   /** Bytes of each message (at least the tag "t5 <pair> <seq>"; padded). */
   readonly messageBytes: number;
+  /**
+   * Simulator: the share of users behind symmetric NATs (default 0: every pair can punch). Pairs that
+   * cannot punch (symmetric ↔ symmetric or port-restricted) talk through the relay: `relayedRatio`.
+   */
+  readonly symmetricShare?: number;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -168,6 +173,11 @@ export async function runTester5(opts: Tester5Options): Promise<TesterReport> {
   const pains = new PainTally(world.vision);
   const failures: string[] = [];
   const keyRng = new SeededRng(opts.seed, 'tester5/keys');
+  const natRng = new SeededRng(opts.seed, 'tester5/nats');
+  const symmetricShare = opts.symmetricShare ?? 0;
+  if (!(symmetricShare >= 0 && symmetricShare <= 1)) {
+    throw new RangeError(`tester 5: symmetricShare must be in [0, 1], got ${symmetricShare}`);
+  }
   const crypto = world instanceof SimWorld ? world.crypto : undefined;
 
   // ---- measurements ----
@@ -252,7 +262,9 @@ export async function runTester5(opts: Tester5Options): Promise<TesterReport> {
         : makeUserKeys(crypto ?? world.nodes[0]!.engine.crypto, keyRng, world.now());
     const node = await world.addNode({
       name: m === undefined ? `U${i}` : m % 2 === 0 ? `S${m / 2}` : `E${(m - 1) / 2}`,
-      ...(opts.transport === 'sim' ? { nat: natMix[i % natMix.length]! } : {}),
+      ...(opts.transport === 'sim'
+        ? { nat: natRng.float() < symmetricShare ? 'symmetric' : natMix[i % natMix.length]! }
+        : {}),
       entryPeers: eps.map((e) => e.endpoint),
       register: true,
       ...(keys !== undefined ? { regKeySeed: keys.regKeySeed, messenger: keys.spec } : {}),
@@ -364,7 +376,8 @@ export async function runTester5(opts: Tester5Options): Promise<TesterReport> {
     seed: opts.seed,
     replay:
       `drp-tester 5 --transport ${opts.transport} --seed ${opts.seed} --peers ${opts.users} ` +
-      `--entry-peers ${opts.entryPeers} --pairs ${opts.pairs} --messages ${opts.messages}`,
+      `--entry-peers ${opts.entryPeers} --pairs ${opts.pairs} --messages ${opts.messages}` +
+      (symmetricShare > 0 ? ` --symmetric ${symmetricShare}` : ''),
     peers: opts.entryPeers + opts.users,
     pairs: opts.pairs,
     messagesSent: sentTotal,

@@ -12,8 +12,12 @@
  * - it runs the hosts' commands against the engine (an INVITE: `engine.sendInvite`) and tells each host
  *   the invite id, and hands the hosts' events to the application listener;
  * - its deadline is the earliest of its hosts' (the driver wakes at the earlier of this and the
- *   engine's), and its datagrams leave from the engine's socket. Datagrams for the relay are counted and
- *   dropped: relaying is not built yet.
+ *   engine's), and its datagrams leave from the engine's socket;
+ * - it is the relay's end point (src/drp/relay.ts): a host's datagram addressed to `'relay'` becomes a
+ *   Relay packet to the contact's regID (`engine.sendRelayed`), sent from the socket in order with the
+ *   others, and a relayed datagram that reaches one of its users' registrations (`engine.onRelayed`) is
+ *   handed to that user's host as coming from `'relay'`. Hosts added here are told a relay exists
+ *   (`relayAvailable`): their channels fall back to it when the direct path fails.
  *
  * The application talks to a host through `act(now, user, fn)`, which runs the host's commands at once.
  * Everything here is synchronous and deterministic, like the engine and the hosts.
@@ -41,8 +45,11 @@ export class MessengerAttachment implements DriverAttachment {
     datagramsIn: 0,
     /** DMP datagrams naming no channel of any host (dropped). */
     unknownToken: 0,
-    /** Datagrams a channel addressed to the relay (dropped: no relay yet). */
+    /** Datagrams the hosts sent through the relay, and those that could not leave (no neighbour). */
+    relayedOut: 0,
     relayDropped: 0,
+    /** Relayed datagrams that reached one of our users' registrations. */
+    relayedIn: 0,
   };
 
   /**
@@ -54,6 +61,16 @@ export class MessengerAttachment implements DriverAttachment {
     private readonly localEndpoint: () => Endpoint | undefined = () => undefined,
   ) {
     this.now = engine.now;
+    engine.onRelayed = ({ peer, payload }) => {
+      const u = this.userOfRegId(peer.regId);
+      if (u === undefined) return;
+      // Called from the engine's receive path: the host may only queue output, which the driver's flush
+      // sends (an INVITE command it starts here is queued in the engine like any other).
+      this.advance(engine.now);
+      this.stats.relayedIn++;
+      if (!u.host.receive(this.now, 'relay', payload)) this.stats.unknownToken++;
+      this.pump();
+    };
     const previous = engine.onInvite;
     engine.onInvite = (info) => {
       const u = this.userOfRegId(info.localRegId);
@@ -70,6 +87,7 @@ export class MessengerAttachment implements DriverAttachment {
       throw new RangeError(`MessengerAttachment.addUser: registration ${peer.name} already has a host`);
     }
     const u: MessengerUser = { peer, host };
+    host.relayAvailable = true;
     this.users.push(u);
     this.sync(u);
     return u;
@@ -145,13 +163,19 @@ export class MessengerAttachment implements DriverAttachment {
   }
 
   drain(send: (o: Outgoing) => void): void {
+    this.advance(this.engine.now);
     for (const u of this.users) {
       for (const o of u.host.drainOutgoing()) {
-        if (o.to === 'relay') {
-          this.stats.relayDropped++;
+        if (o.to !== 'relay') {
+          send({ to: o.to, bytes: o.bytes });
           continue;
         }
-        send({ to: o.to, bytes: o.bytes });
+        const relayed = this.engine.sendRelayed(this.now, u.peer, o.contact, o.bytes);
+        if (relayed === null) this.stats.relayDropped++;
+        else {
+          this.stats.relayedOut++;
+          for (let i = 0; i < relayed.copies; i++) send({ to: relayed.to, bytes: relayed.bytes });
+        }
       }
     }
   }

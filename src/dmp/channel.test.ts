@@ -121,6 +121,10 @@ interface WorldOptions {
   readonly faults?: NetworkFaults;
   readonly sessionTypeB?: SessionType;
   readonly config?: Partial<DmpConfig>;
+  /** Both channels may fall back to the relay (DmpChannelOptions.relay). */
+  readonly relay?: boolean;
+  /** Direct datagrams are lost from the first one on (`World.directBlocked`). */
+  readonly directBlocked?: boolean;
 }
 
 /** Two channels, one network, one clock. */
@@ -133,6 +137,8 @@ class World {
   readonly up = { A: true, B: true };
   /** An ISP that drops peer-to-peer UDP: only relayed datagrams get through. */
   directBlocked = false;
+  /** Direct datagrams from this side are lost (one direction of the direct path is blocked). */
+  readonly directBlockedFrom = { A: false, B: false };
   /** Intervals (absolute ms) during which everything a side sends is lost. */
   readonly outages: { readonly side: 'A' | 'B'; readonly fromMs: number; readonly toMs: number }[] = [];
   private readonly netRng: SeededRng;
@@ -143,6 +149,7 @@ class World {
   constructor(readonly options: WorldOptions) {
     const root = new SeededRng(options.seed);
     this.faults = options.faults ?? clean;
+    this.directBlocked = options.directBlocked === true;
     this.netRng = root.fork('network');
     this.invite = fakeInvite(root.fork('invite'));
     const sd = (endpoint: Endpoint, channelToken: number, sessionType: SessionType): SessionDescription => ({
@@ -166,6 +173,7 @@ class World {
         rng,
         now: this.now,
         ...(options.config !== undefined ? { config: options.config } : {}),
+        ...(options.relay === true ? { relay: true } : {}),
       });
       return {
         name,
@@ -199,7 +207,7 @@ class World {
   private transmit(s: Side, o: DmpOutgoing): void {
     const peer = this.other(s);
     if (!this.up[s.name]) return;
-    if (this.directBlocked && o.to !== 'relay') return;
+    if ((this.directBlocked || this.directBlockedFrom[s.name]) && o.to !== 'relay') return;
     if (this.outages.some((x) => x.side === s.name && this.now >= x.fromMs && this.now < x.toMs)) return;
     const to = o.to;
     if (to !== 'relay' && !peer.reachableAt.some((e) => e.address === to.address && e.port === to.port)) {
@@ -289,10 +297,17 @@ function payload(rng: SeededRng, tag: string, size: number): Uint8Array {
   return out;
 }
 
-/** Sends `count` messages from each side (sizes from one byte to four parts), returns what was sent. */
-function exchange(w: World, count: number, rng: SeededRng): { fromA: Uint8Array[]; fromB: Uint8Array[] } {
-  const fromA: Uint8Array[] = [];
-  const fromB: Uint8Array[] = [];
+/**
+ * Sends `count` messages from each side (sizes from one byte to four parts), returns what was sent
+ * (appended to `into`, the messages sent before on the same channels, when given).
+ */
+function exchange(
+  w: World,
+  count: number,
+  rng: SeededRng,
+  into: { fromA: Uint8Array[]; fromB: Uint8Array[] } = { fromA: [], fromB: [] },
+): { fromA: Uint8Array[]; fromB: Uint8Array[] } {
+  const { fromA, fromB } = into;
   for (let i = 0; i < count; i++) {
     for (const [s, list] of [
       [w.a, fromA],
@@ -450,7 +465,7 @@ describe('DmpChannel: establishment and messages', () => {
     );
     expect(w.a.channel.path).toEqual({ kind: 'direct', endpoint: moved });
     expect(eventTypes(w.a, 'pathChanged')).toEqual([
-      { type: 'pathChanged', path: { kind: 'direct', endpoint: moved } },
+      { type: 'pathChanged', path: { kind: 'direct', endpoint: moved }, reason: 'probe' },
     ]);
     w.a.channel.send(w.now, 'to the new port');
     w.drain(w.a);
@@ -472,6 +487,82 @@ describe('DmpChannel: establishment and messages', () => {
       );
     };
     expect(trace()).toBe(trace());
+  });
+});
+
+describe('DmpChannel: relay fallback', () => {
+  const lossy: NetworkFaults = { loss: 0.05, duplicate: 0.01, latencyMs: 40, jitterMs: 30 };
+  const pathEvents = (s: Side) =>
+    s.events.flatMap((e) =>
+      e.type === 'pathChanged' ? [`${e.path.kind === 'relay' ? 'relay' : 'direct'}:${e.reason}`] : [],
+    );
+
+  it('falls back to the relay when punching cannot work, and carries every message there', () => {
+    const seed = 'dmp/fallback-punch';
+    const w = new World({ seed, relay: true, faults: lossy, directBlocked: true });
+    const { fromA, fromB } = exchange(w, 10, new SeededRng(`${seed}/messages`));
+    w.run(60_000, allDelivered(w, fromA.length, fromB.length));
+    expectExactlyOnceInOrder(w.b, fromA, w.a, seed);
+    expectExactlyOnceInOrder(w.a, fromB, w.b, seed);
+    for (const s of [w.a, w.b]) {
+      expect(s.channel.path, seed).toEqual({ kind: 'relay' });
+      expect(pathEvents(s)[0], seed).toBe('relay:punch');
+      expect(s.channel.stats.relayFallbacks, seed).toBe(1);
+    }
+    // The fallback comes relayFallbackMs into the attempt: keys were agreed over the relay.
+    const established = w.a.events.findIndex((e) => e.type === 'established');
+    const fellBack = w.a.events.findIndex((e) => e.type === 'pathChanged');
+    expect(fellBack).toBeLessThan(established);
+  });
+
+  it('without a relay (the default) it keeps punching and closes with punchTimeout', () => {
+    const w = new World({ seed: 'dmp/no-relay', directBlocked: true });
+    w.run(20_000);
+    expect(w.a.channel.closeReason).toBe('punchTimeout');
+    expect(w.a.sent.every((o) => o.to !== 'relay')).toBe(true);
+  });
+
+  it('moves a live conversation to the relay when the direct path dies, then back when it returns', () => {
+    const seed = 'dmp/fallback-silence';
+    const w = new World({ seed, relay: true, faults: lossy });
+    const rng = new SeededRng(`${seed}/messages`);
+    const first = exchange(w, 5, rng);
+    w.run(30_000, allDelivered(w, first.fromA.length, first.fromB.length));
+    expect(w.a.channel.path.kind).toBe('direct');
+    // The ISP starts dropping peer-to-peer UDP in the middle of the conversation.
+    w.directBlocked = true;
+    const { fromA, fromB } = exchange(w, 10, rng, first);
+    w.run(60_000, allDelivered(w, fromA.length, fromB.length));
+    expectExactlyOnceInOrder(w.b, fromA, w.a, seed);
+    expectExactlyOnceInOrder(w.a, fromB, w.b, seed);
+    expect(w.a.channel.path).toEqual({ kind: 'relay' });
+    expect(w.b.channel.path).toEqual({ kind: 'relay' });
+    expect(['relay:silence', 'relay:timeouts']).toContain(pathEvents(w.a)[0]);
+    // Direct UDP works again: a probe (15 s after the fallback, then at doubling intervals) brings the
+    // channel back, and messages flow directly again.
+    w.directBlocked = false;
+    w.run(60_000, () => w.a.channel.path.kind === 'direct' && w.b.channel.path.kind === 'direct');
+    expect(w.a.channel.path).toEqual({ kind: 'direct', endpoint: endpointB });
+    expect(w.b.channel.path).toEqual({ kind: 'direct', endpoint: endpointA });
+    expect(pathEvents(w.a).at(-1)).toBe('direct:probe');
+    exchange(w, 5, rng, first);
+    w.run(30_000, allDelivered(w, fromA.length, fromB.length));
+    expectExactlyOnceInOrder(w.b, fromA, w.a, seed);
+    expectExactlyOnceInOrder(w.a, fromB, w.b, seed);
+    expect(w.a.channel.stateKind).toBe('established');
+  });
+
+  it('one blocked direction: the blocked side falls back after its timeouts, the other follows', () => {
+    const seed = 'dmp/fallback-one-way';
+    const w = new World({ seed, relay: true });
+    w.run(5_000, () => w.established());
+    w.directBlockedFrom.A = true; // A's datagrams to B's endpoint are lost; B's reach A
+    const { fromA, fromB } = exchange(w, 10, new SeededRng(`${seed}/messages`));
+    w.run(90_000, allDelivered(w, fromA.length, fromB.length));
+    expectExactlyOnceInOrder(w.b, fromA, w.a, seed);
+    expectExactlyOnceInOrder(w.a, fromB, w.b, seed);
+    expect(w.a.channel.path).toEqual({ kind: 'relay' });
+    expect(w.a.channel.stats.relayFallbacks).toBeGreaterThanOrEqual(1);
   });
 });
 

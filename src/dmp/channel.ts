@@ -44,9 +44,19 @@
  * 5. **Path**. Pongs to our pings and probes are how the path may move: a ping from an endpoint other than
  *    the current one makes us probe it, and a pong from the probed endpoint moves the path there (NAT
  *    rebinding, a symmetric NAT's port). The driver can switch to or from the relay with `switchPath`.
+ * 6. **Relay fallback** (when the driver offers a relay: option `relay`). The channel falls back to the
+ *    relay on its own — `relayFallbackMs` into an attempt on a direct path that has not confirmed the
+ *    keys (punching failed: RFC 4787 symmetric pairs, an ISP that drops peer-to-peer UDP), or, once
+ *    confirmed, `relaySilenceMs` without a fresh packet *from a direct endpoint* (the path died, or the
+ *    peer moved to the relay), or when a part timed out `relayTimeoutsMax` times on the direct path (our
+ *    direction is blocked) — and resends what is in flight there at once. While relayed it probes the
+ *    last direct endpoint, first `directProbeFirstMs` after falling back, then at doubling intervals up to
+ *    `directProbeMaxMs`; a pong from there moves the path back to direct (the probe opened our NAT, the
+ *    peer's probes open its NAT). Each side decides its own path; both accept packets from either.
  *
  * Not done here: rekeying (a channel's keys live as long as the channel; 2^53 packets per direction),
- * a close packet (the wire format has none: the peer notices by silence), relaying itself.
+ * a close packet (the wire format has none: the peer notices by silence), relaying itself (the driver's:
+ * src/drp/relay.ts).
  *
  * Every dropped datagram produces a `rejected` event with a reason from `dmpRejectReasons` and is counted
  * in `rejects`; untrusted bytes never throw. Misuse by the driver (time going backwards, an oversized
@@ -60,16 +70,19 @@ import {
   type DmpPing,
   type DmpPong,
   decodeDatagram,
+  decodeDmpData,
   dmpAad,
   dmpChannelKdfTranscript,
   dmpNonce,
   encodeDatagram,
+  encodeDmpData,
   keyLabel,
   type MessageAck,
   type MessagePart,
   type MessageStart,
   macCoveredBytes,
   macPlaceholder,
+  type Packet,
   PacketType,
   packetCounterMax,
   sealDatagram,
@@ -148,9 +161,17 @@ export type DmpCloseReason =
   /** A part timed out `retransmissionsMax` times (each followed by a retransmission) unacknowledged. */
   | 'retransmissionsExhausted';
 
+/**
+ * Why the path moved: `driver` (`switchPath`), `probe` (a pong from a probed endpoint: NAT rebinding, or
+ * direct UDP working again while relayed), or a relay fallback — `punch` (no confirmed keys on the direct
+ * path within `relayFallbackMs`), `silence` (nothing fresh from a direct endpoint for `relaySilenceMs`),
+ * `timeouts` (a part timed out `relayTimeoutsMax` times on the direct path).
+ */
+export type DmpPathReason = 'driver' | 'probe' | 'punch' | 'silence' | 'timeouts';
+
 export type DmpEvent =
   | { readonly type: 'established'; readonly path: DmpPath }
-  | { readonly type: 'pathChanged'; readonly path: DmpPath }
+  | { readonly type: 'pathChanged'; readonly path: DmpPath; readonly reason: DmpPathReason }
   /** A message from the peer, in order, exactly once. */
   | { readonly type: 'message'; readonly messageId: number; readonly bytes: Uint8Array }
   /** Receipt: the peer holds this message and every earlier one. */
@@ -186,6 +207,12 @@ export interface DmpChannelOptions {
   readonly rng: Rng;
   readonly now: number;
   readonly config?: Partial<DmpConfig>;
+  /**
+   * The driver can carry datagrams addressed to `'relay'` (src/drp/relay.ts): the channel falls back to
+   * it when the direct path fails, and starts on it when either session description asks for `relayed`.
+   * Default false: the channel stays on direct paths unless `switchPath` says otherwise.
+   */
+  readonly relay?: boolean;
 }
 
 /** The ping key (DmpPing/DmpPong HMAC) of an INVITE: docs/protocol.md §7.4. */
@@ -312,6 +339,17 @@ export class DmpChannel {
   private currentPath: DmpPath;
   private now: number;
 
+  // path choice (relay fallback)
+  private readonly relayAvailable: boolean;
+  /** The endpoint direct probes go to: the last direct path, initially the session description's. */
+  private directEndpoint: Endpoint;
+  /** When the current path was adopted (fallback timers run from here). */
+  private pathSinceMs: number;
+  /** Last fresh packet that came from a direct endpoint (not through the relay). */
+  private freshDirectMs = Number.NEGATIVE_INFINITY;
+  private nextDirectProbeMs = Number.POSITIVE_INFINITY;
+  private directProbeIntervalMs: number;
+
   // pings
   private nextPingMs: number;
   private punchIntervalMs: number;
@@ -362,6 +400,11 @@ export class DmpChannel {
     retransmissions: 0,
     messagesSent: 0,
     messagesReceived: 0,
+    /** Moves from a direct path to the relay (any reason). */
+    relayFallbacks: 0,
+    /** Direct probes sent while relayed, and moves back to a direct path. */
+    directProbes: 0,
+    directReturns: 0,
   };
 
   constructor(options: DmpChannelOptions) {
@@ -382,8 +425,15 @@ export class DmpChannel {
     const channelPrivateKey = rng.bytes(x25519KeyBytes);
     this.channelKey = crypto.x25519PublicKey(channelPrivateKey);
     this.state = { kind: 'punching', channelPrivateKey, sinceMs: now };
-    this.currentPath =
-      options.remote.sessionType === 'relayed' ? { kind: 'relay' } : pathOf(options.remote.endpoint);
+    this.relayAvailable = options.relay === true;
+    const relayed =
+      options.remote.sessionType === 'relayed' ||
+      (this.relayAvailable && options.local.sessionType === 'relayed');
+    this.currentPath = relayed ? { kind: 'relay' } : pathOf(options.remote.endpoint);
+    this.directEndpoint = { address: options.remote.endpoint.address, port: options.remote.endpoint.port };
+    this.pathSinceMs = now;
+    this.directProbeIntervalMs = this.config.directProbeFirstMs;
+    if (relayed && this.relayAvailable) this.nextDirectProbeMs = now + this.directProbeIntervalMs;
     this.window = new ReceiveWindow(this.config.replayWindowPackets);
     this.rto = this.config.rtoInitialMs;
     this.punchIntervalMs = this.config.punchFirstMs;
@@ -436,12 +486,17 @@ export class DmpChannel {
       this.reject('closedSession', typeByte);
       return;
     }
-    const r = decodeDatagram(bytes);
-    if (!r.ok) {
-      this.reject(r.code === 'tooLarge' ? 'tooLarge' : 'malformed', typeByte);
-      return;
+    // Data packets (most of the traffic) are read in place; everything else, and any data packet in an
+    // unusual encoding, goes through the generic decoder.
+    let p = decodeDmpData(bytes) as Packet | null;
+    if (p === null) {
+      const r = decodeDatagram(bytes);
+      if (!r.ok) {
+        this.reject(r.code === 'tooLarge' ? 'tooLarge' : 'malformed', typeByte);
+        return;
+      }
+      p = r.packet;
     }
-    const p = r.packet;
     switch (p.type) {
       case PacketType.DmpPing:
       case PacketType.DmpPong: {
@@ -501,6 +556,7 @@ export class DmpChannel {
         return;
       }
     }
+    this.choosePath(now);
     if (this.punchingPings() && now >= this.nextPingMs) this.sendPunchPing(now);
     if (this.keepAliveDueMs() !== null && now >= this.keepAliveDueMs()!) {
       this.sendPing(now, destinationOf(this.currentPath), false);
@@ -511,6 +567,15 @@ export class DmpChannel {
     for (const part of due) {
       if (this.state.kind !== 'established') return;
       part.timeouts++;
+      if (
+        this.relayAvailable &&
+        this.currentPath.kind === 'direct' &&
+        part.timeouts >= this.config.relayTimeoutsMax
+      ) {
+        // Our direction of the direct path is blocked: the fallback resends everything in flight.
+        this.fallBackToRelay(now, 'timeouts');
+        break;
+      }
       this.retransmit(now, part);
     }
     this.pump(now);
@@ -528,6 +593,7 @@ export class DmpChannel {
       if (this.isQuiet()) t = Math.min(t, this.lastActivityMs + c.idleTimeoutMs);
     }
     if (this.punchingPings()) t = Math.min(t, this.nextPingMs);
+    t = Math.min(t, this.pathDecisionDueMs());
     const keepAlive = this.keepAliveDueMs();
     if (keepAlive !== null) t = Math.min(t, keepAlive);
     if (this.ackDeadlineMs !== null) t = Math.min(t, this.ackDeadlineMs);
@@ -578,15 +644,7 @@ export class DmpChannel {
   switchPath(now: number, to: DmpDestination): void {
     this.advanceTime(now);
     if (this.state.kind === 'closed' || sameDestination(to, destinationOf(this.currentPath))) return;
-    this.currentPath = pathOf(to);
-    this.emit({ type: 'pathChanged', path: this.currentPath });
-    if (this.state.kind === 'punching') {
-      this.state.sinceMs = now;
-      this.punchIntervalMs = this.config.punchFirstMs;
-      this.sendPunchPing(now);
-    } else {
-      this.sendPing(now, to, !this.state.confirmed);
-    }
+    this.movePath(now, to, 'driver');
   }
 
   /** Datagrams to send, oldest first; the queue is emptied. */
@@ -653,11 +711,13 @@ export class DmpChannel {
     }
     this.outstandingPings.delete(p.pingId);
     this.rttSample(now - ping.sentMs);
-    this.heardFresh(now);
+    this.heardFresh(now, from);
     if (!sameDestination(from, ping.to)) this.maybeProbe(now, from);
-    else if (!sameDestination(from, destinationOf(this.currentPath))) {
-      this.currentPath = pathOf(from);
-      this.emit({ type: 'pathChanged', path: this.currentPath });
+    else if (from !== 'relay' && !sameDestination(from, destinationOf(this.currentPath))) {
+      // A pong from a probed endpoint moves the path there. One through the relay moves nothing: only a
+      // fallback chooses the relay (a late pong to a ping sent before a return to direct would flap).
+      if (this.currentPath.kind === 'relay') this.stats.directReturns++;
+      this.setPath(now, from, 'probe');
     }
   }
 
@@ -761,7 +821,7 @@ export class DmpChannel {
     const inOrder = p.packetCounter === this.window.highest + 1;
     this.window.mark(p.packetCounter);
     this.window.release(fields.ackFloor);
-    this.heardFresh(now);
+    this.heardFresh(now, from);
     this.maybeProbe(now, from);
     let duplicate = id < this.nextDeliver;
     if (!duplicate) {
@@ -817,7 +877,7 @@ export class DmpChannel {
       return;
     }
     this.window.mark(p.packetCounter);
-    this.heardFresh(now);
+    this.heardFresh(now, from);
     this.maybeProbe(now, from);
     let newest: PartInFlight | undefined;
     const acked: PartInFlight[] = [];
@@ -909,10 +969,14 @@ export class DmpChannel {
         ? encodeStartPlaintext({ ackFloor, messageId: m.id, partCount: m.partCount, chunk })
         : encodePartPlaintext({ ackFloor, messageId: m.id, partIndex: part.index, chunk });
     const type = part.index === 0 ? PacketType.MessageStart : PacketType.MessagePart;
-    const header = { type, channelToken: this.remoteToken, packetCounter: counter } as const;
-    const aad = dmpAad({ ...header, ciphertext: ciphertextPlaceholder });
+    const aad = dmpAad({
+      type,
+      channelToken: this.remoteToken,
+      packetCounter: counter,
+      ciphertext: ciphertextPlaceholder,
+    });
     const ciphertext = this.crypto.aeadSeal(s.txKey, dmpNonce(counter), plaintext, aad);
-    this.push(destinationOf(this.currentPath), encodeDatagram({ ...header, ciphertext }));
+    this.push(destinationOf(this.currentPath), encodeDmpData(type, this.remoteToken, counter, ciphertext));
   }
 
   private sendAck(): void {
@@ -969,6 +1033,64 @@ export class DmpChannel {
     );
   }
 
+  // ================================================================ path choice
+
+  /** Adopts a path (no packet sent): the event, the timers that run from it. */
+  private setPath(now: number, to: DmpDestination, reason: DmpPathReason): void {
+    this.currentPath = pathOf(to);
+    this.pathSinceMs = now;
+    if (to !== 'relay') this.directEndpoint = { address: to.address, port: to.port };
+    this.emit({ type: 'pathChanged', path: this.currentPath, reason });
+  }
+
+  /** Moves to another path and speaks there at once: punching restarts, or a ping announces us. */
+  private movePath(now: number, to: DmpDestination, reason: DmpPathReason): void {
+    this.setPath(now, to, reason);
+    if (this.state.kind === 'punching') {
+      this.state.sinceMs = now;
+      this.punchIntervalMs = this.config.punchFirstMs;
+      this.sendPunchPing(now);
+    } else if (this.state.kind === 'established') {
+      this.sendPing(now, to, !this.state.confirmed);
+    }
+  }
+
+  /** The direct path failed (`reason`): the relay carries the channel from now on, until a probe returns. */
+  private fallBackToRelay(now: number, reason: DmpPathReason): void {
+    this.stats.relayFallbacks++;
+    this.movePath(now, 'relay', reason);
+    this.nextDirectProbeMs = now + this.directProbeIntervalMs;
+    this.directProbeIntervalMs = Math.min(this.config.directProbeMaxMs, this.directProbeIntervalMs * 2);
+    // What is in flight was sent on the failed path: resend it now rather than at its timeout.
+    const parts = [...this.inFlight.values()];
+    for (const part of parts) {
+      if (this.state.kind !== 'established') return;
+      this.stats.retransmissions++;
+      this.transmit(now, part);
+    }
+  }
+
+  /** When `choosePath` has something to decide next (ms), or Infinity. */
+  private pathDecisionDueMs(): number {
+    if (!this.relayAvailable || this.state.kind === 'closed') return Number.POSITIVE_INFINITY;
+    if (this.currentPath.kind === 'relay') return this.nextDirectProbeMs;
+    if (!this.confirmed) return this.pathSinceMs + this.config.relayFallbackMs;
+    return Math.max(this.freshDirectMs, this.pathSinceMs) + this.config.relaySilenceMs;
+  }
+
+  /** Relay fallback and direct probes (module comment, 6). */
+  private choosePath(now: number): void {
+    if (now < this.pathDecisionDueMs()) return;
+    if (this.currentPath.kind === 'direct') {
+      this.fallBackToRelay(now, this.confirmed ? 'silence' : 'punch');
+      return;
+    }
+    this.stats.directProbes++;
+    this.sendPing(now, this.directEndpoint, this.punchingPings());
+    this.nextDirectProbeMs = now + this.directProbeIntervalMs;
+    this.directProbeIntervalMs = Math.min(this.config.directProbeMaxMs, this.directProbeIntervalMs * 2);
+  }
+
   // ================================================================ helpers
 
   /**
@@ -1021,8 +1143,9 @@ export class DmpChannel {
   }
 
   /** Fresh proof of the peer (an authenticated AEAD packet, or a pong to our ping). */
-  private heardFresh(now: number): void {
+  private heardFresh(now: number, from: DmpDestination): void {
     this.lastHeardMs = now;
+    if (from !== 'relay') this.freshDirectMs = now;
     const s = this.state;
     if (s.kind === 'established' && !s.confirmed) s.confirmed = true;
   }

@@ -44,6 +44,18 @@ export interface DmpConfig {
   /** No channel key from the peer within this long after start (or a path switch): closed `punchTimeout`. */
   readonly punchTimeoutMs: number;
 
+  // Relay fallback (only when the driver offers a relay: DmpChannelOptions.relay)
+  /** A direct path without confirmed keys this long after it was adopted: fall back to the relay. */
+  readonly relayFallbackMs: number;
+  /** A confirmed direct path with no fresh packet from a direct endpoint for this long: the relay. */
+  readonly relaySilenceMs: number;
+  /** A part timed out this many times on a direct path: the relay (our direction is blocked). */
+  readonly relayTimeoutsMax: number;
+  /** While relayed, the first probe of the direct endpoint comes this long after the fallback… */
+  readonly directProbeFirstMs: number;
+  /** …and later ones at doubling intervals up to this. */
+  readonly directProbeMaxMs: number;
+
   // Liveness
   /** A keep-alive DmpPing is sent after this long without fresh traffic from the peer… */
   readonly keepAliveIntervalMs: number;
@@ -94,6 +106,16 @@ export const dmpConfigDefault: DmpConfig = {
   punchIntervalMaxMs: 2_000,
   punchTimeoutMs: 15_000,
 
+  // Punch pings go out at 0, 200, 500, 950, 1625 ms…: five chances before the fallback, so a punchable
+  // pair falls back only if about five round trips in a row are lost.
+  relayFallbackMs: 2_500,
+  // Keep-alives start after 3 s of silence and repeat every second: five lost in a row before the
+  // fallback, and still well before `peerSilentMs` closes the channel.
+  relaySilenceMs: 8_000,
+  relayTimeoutsMax: 3,
+  directProbeFirstMs: 15_000,
+  directProbeMaxMs: 300_000,
+
   // As DRP links: the 2019 field test found 3 s keeps consumer NAT bindings open.
   keepAliveIntervalMs: 3_000,
   keepAliveRetryMs: 1_000,
@@ -130,6 +152,11 @@ export function validateDmpConfig(c: DmpConfig): string | undefined {
     'punchFirstMs',
     'punchIntervalMaxMs',
     'punchTimeoutMs',
+    'relayFallbackMs',
+    'relaySilenceMs',
+    'relayTimeoutsMax',
+    'directProbeFirstMs',
+    'directProbeMaxMs',
     'keepAliveIntervalMs',
     'keepAliveRetryMs',
     'peerSilentMs',
@@ -157,6 +184,12 @@ export function validateDmpConfig(c: DmpConfig): string | undefined {
     return `peerSilentMs (${c.peerSilentMs}) must exceed keepAliveIntervalMs (${c.keepAliveIntervalMs})`;
   }
   if (!Number.isInteger(c.retransmissionsMax)) return `retransmissionsMax must be an integer`;
+  if (!(c.relaySilenceMs > c.keepAliveIntervalMs && c.relaySilenceMs < c.peerSilentMs)) {
+    return `relaySilenceMs (${c.relaySilenceMs}) must lie between keepAliveIntervalMs (${c.keepAliveIntervalMs}) and peerSilentMs (${c.peerSilentMs})`;
+  }
+  if (c.directProbeFirstMs > c.directProbeMaxMs) {
+    return `directProbeFirstMs (${c.directProbeFirstMs}) must be <= directProbeMaxMs (${c.directProbeMaxMs})`;
+  }
   if (!Number.isInteger(c.replayWindowPackets) || c.replayWindowPackets % 32 !== 0) {
     return `replayWindowPackets must be a multiple of 32, got ${c.replayWindowPackets}`;
   }

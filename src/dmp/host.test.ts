@@ -342,6 +342,57 @@ describe('MessengerHost', () => {
     expect(c.host.outboxSize).toBe(0);
   });
 
+  it('a message waits in the outbox while its channel punches: it fails at its TTL, with the history', () => {
+    const net = new Net('host/ttl-punching');
+    const a = net.addUser('A');
+    const b = net.addUser('B');
+    net.meet(a, b);
+    // The INVITE goes through, but no datagram between the two endpoints does: the channel keeps punching.
+    net.drop = () => true;
+    a.host.send(net.now, b.regId, 'lost in the NAT', 8_000);
+    net.run(7_000);
+    expect(a.host.channelCount).toBe(1);
+    expect(of(a, 'failed')).toHaveLength(0);
+    net.run(2_000);
+    // At the TTL (not at the channel's 15 s punch timeout): the message was never inside the channel.
+    expect(of(a, 'failed').map((e) => e.reason)).toEqual(['ttl']);
+    expect(a.host.outboxSize).toBe(0);
+    const history = a.host.historyOf(b.regId).join('\n');
+    expect(history).toContain('INVITE sent');
+    expect(history).toContain('opened as requester');
+    expect(history).toContain('failed: TTL');
+  });
+
+  it('a suspended app keeps its outbox and delivered ids: nothing is lost or delivered twice', () => {
+    const net = new Net('host/suspend');
+    const a = net.addUser('A');
+    const b = net.addUser('B');
+    net.meet(a, b);
+    a.host.send(net.now, b.regId, 'one');
+    net.run(2_000);
+    expect(of(b, 'message').map(text)).toEqual(['one']);
+    // B's receipt for "two" is lost, then A's app is stopped with "two" unacknowledged and "three" queued.
+    net.drop = (from) => from === b;
+    a.host.send(net.now, b.regId, 'two');
+    net.run(500);
+    expect(of(b, 'message').map(text)).toEqual(['one', 'two']);
+    a.host.send(net.now, b.regId, 'three');
+    a.host.suspend(net.now);
+    net.offline.add('A');
+    expect(a.host.channelCount).toBe(0);
+    expect(a.host.outboxSize).toBe(2);
+    net.run(30_000);
+    net.drop = () => false;
+    net.offline.delete('A');
+    a.host.publicEndpoint = a.endpoint;
+    net.run(60_000);
+    // "two" went again over a new channel; B's app saw it once.
+    expect(of(b, 'message').map(text)).toEqual(['one', 'two', 'three']);
+    expect(a.host.outboxSize).toBe(0);
+    expect(b.host.stats.duplicatesDropped).toBe(1);
+    expect(of(a, 'failed')).toHaveLength(0);
+  });
+
   it('a first contact with an invitation token is answered once; later INVITEs between them need no token', () => {
     const net = new Net('host/invitation');
     const b = net.addUser('B', { channel: { idleTimeoutMs: 5_000 } });

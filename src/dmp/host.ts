@@ -12,16 +12,34 @@
  * - **Sending.** `send(now, contact, text)` wraps the text in an application payload carrying a fresh
  *   random 16-byte *message id* (`encodeHostPayload`) and puts it in the **outbox** (at most
  *   `outboxMessagesMax`, each with a TTL). If a channel to the contact is open the message goes into it
- *   (at most `channelMessagesMax` per channel at once; the rest wait in order). Otherwise the host asks
+ *   once the channel is confirmed (both sides hold its keys; at most `channelMessagesMax` per channel at
+ *   once; the rest wait in order). Otherwise the host asks
  *   the driver to INVITE the contact (command `invite`, with a signed session description naming a fresh
  *   channel token) and, when the INVITE fails, asks again after a backoff (`inviteRetryFirstMs` ×
  *   `inviteRetryBackoff` up to `inviteRetryMaxMs`) for as long as messages wait.
  * - **Receipts.** A message leaves the outbox when its channel reports it `delivered` (the peer's channel
  *   acknowledged it and every earlier one): event `delivered`. When a channel closes, the messages it did
  *   not get acknowledged go back to the outbox, in order, and travel again over the next channel. A
- *   message whose TTL passes while it waits in the outbox fails (event `failed`, reason `ttl`); a message
- *   inside a channel is left to the channel (acknowledged, or back in the outbox when the channel gives
- *   up), so the TTL is exceeded by at most one channel's retransmission span.
+ *   message whose TTL passes while it waits in the outbox — or in a channel that is still punching, which
+ *   holds nothing — fails (event `failed`, reason `ttl`, a strong pain carrying the contact's route and
+ *   channel history); a message inside a confirmed channel cannot be called back (the peer may hold it
+ *   already) and is left to the channel: acknowledged, or back in the outbox when the channel gives up.
+ *   With the relay fallback a channel gives up when the peer has been silent on both paths for
+ *   `peerSilentMs` (15 s), so that is how late a TTL failure comes; only a peer that keeps answering
+ *   pings but acknowledges nothing can hold it for the retransmission span (about 80 s).
+ * - **Paths.** A channel starts on the direct path (hole punching) and falls back to the relay on its own
+ *   when the host's driver offers one (`relayAvailable`, set by ./attach.ts; see ./channel.ts). Its
+ *   datagrams for the relay leave as `HostOutgoing` naming the contact's regID, which the driver routes
+ *   them to. The application learns the path of each contact's channel from `path` events (and each
+ *   message's path from its `message` event).
+ * - **History.** Per contact the host keeps the last `historyEntriesMax` lines of what happened on the
+ *   way to it (INVITEs with their transaction ids, channels opened, paths taken and why, closes and
+ *   why): `historyOf(contact)`, attached to the strong pain of a TTL failure together with the INVITE
+ *   transaction ids (`routeOf(contact)`) whose hop records are its route.
+ * - **Stopping the app.** `suspend(now)`: the OS stops the app (a phone at night). Channels and INVITEs
+ *   in flight die without a word; what an app would have stored — contacts, invitation tokens, the
+ *   outbox (messages inside channels go back to it), the delivered ids — stays, and the host carries on
+ *   when its driver runs it again (on a new engine, with the same registration key).
  * - **Exactly once.** Resending after a lost receipt or over a new channel can bring a message to the
  *   receiver twice; the receiver drops a message id it has already delivered (a bounded memory of the
  *   last `deliveredIdsMax` ids), so the application sees each message once.
@@ -44,8 +62,9 @@
  * counted), commands `commandsQueuedMax` and events `eventsQueuedMax` (exceeding these two means the
  * driver does not drain: an error naming the bound).
  *
- * Not here: the relay (channels never choose `'relay'`; a datagram for it is passed to the driver like
- * any other), making a first contact's identity permanent, persistence of the outbox across restarts.
+ * Not here: making a first contact's identity permanent, writing the stored state to disk; order across
+ * two channels open at once (crossing INVITEs): each message goes into the newest confirmed channel, and
+ * one given back by the other after it closes may overtake nothing but arrive after later ones.
  */
 import { Buffer } from 'node:buffer';
 import { Decoder, Encoder } from '@msgpack/msgpack';
@@ -61,8 +80,9 @@ import { contactInvitationTokenBytes, PacketType, protocolVersion, regIdBytes } 
 import {
   DmpChannel,
   type DmpCloseReason,
-  type DmpOutgoing,
+  type DmpDestination,
   type DmpPath,
+  type DmpPathReason,
   type DmpRejectReason,
   dmpRejectReasons,
 } from './channel.js';
@@ -236,6 +256,19 @@ export function messengerHostConfig(overrides: Partial<MessengerHostConfig> = {}
 
 export type HostPath = 'direct' | 'relayed';
 
+/** A datagram for the driver: to an endpoint, or (`to: 'relay'`) through DRP to the contact's regID. */
+export interface HostOutgoing {
+  readonly to: DmpDestination;
+  readonly bytes: Uint8Array;
+  /** The regID of the contact the datagram is for (where the relay routes it). */
+  readonly contact: Uint8Array;
+}
+
+/** Lines of history kept per contact (`historyOf`). */
+export const historyEntriesMax = 32;
+/** INVITE transaction ids kept per contact (`routeOf`). */
+export const routeTxIdsMax = 8;
+
 /** Why an INVITE got no answer (callee side). */
 export type InviteIgnoreReason =
   | 'unknownRequester'
@@ -282,8 +315,16 @@ export type HostEvent =
       readonly messageId: string;
       readonly reason: 'ttl';
     }
-  /** A channel to the contact came up, or moved between direct and relayed. */
-  | { readonly type: 'path'; readonly contact: Uint8Array; readonly path: HostPath }
+  /**
+   * A channel to the contact came up (`reason: 'established'`), or moved between direct and relayed
+   * (the channel's `DmpPathReason`).
+   */
+  | {
+      readonly type: 'path';
+      readonly contact: Uint8Array;
+      readonly path: HostPath;
+      readonly reason: DmpPathReason | 'established';
+    }
   | { readonly type: 'channelClosed'; readonly contact: Uint8Array; readonly reason: DmpCloseReason }
   | {
       readonly type: 'inviteFailed';
@@ -359,6 +400,10 @@ interface ContactEntry {
   /** No INVITE before this time (backoff). */
   retryAtMs: number;
   retryMs: number;
+  /** What happened on the way to this contact, oldest first (`historyEntriesMax`). */
+  readonly history: string[];
+  /** Transaction ids of the latest INVITEs to or from this contact (`routeTxIdsMax`). */
+  readonly routeTxIds: string[];
 }
 
 interface PendingInvite {
@@ -374,6 +419,8 @@ interface ChannelEntry {
   readonly contact: ContactEntry;
   /** Outbox entries inside the channel, by the channel's message id. */
   readonly sent: Map<number, OutboxEntry>;
+  /** Messages the channel gave back to the outbox unacknowledged. */
+  givenBack: number;
 }
 
 interface OutboxEntry {
@@ -404,6 +451,10 @@ function pathOf(p: DmpPath): HostPath {
   return p.kind === 'relay' ? 'relayed' : 'direct';
 }
 
+function describePath(p: DmpPath): string {
+  return p.kind === 'relay' ? 'relayed' : `direct ${p.endpoint.address}:${p.endpoint.port}`;
+}
+
 const utf8 = new TextEncoder();
 
 export class MessengerHost {
@@ -415,6 +466,11 @@ export class MessengerHost {
   readonly identity: UserIdentity;
   /** The endpoint put in session descriptions: the driver keeps it current (the engine's public one). */
   publicEndpoint: Endpoint | undefined;
+  /**
+   * The driver carries datagrams addressed to `'relay'` to the contact's regID (./attach.ts sets it):
+   * channels opened from now on fall back to the relay when their direct path fails.
+   */
+  relayAvailable = false;
   readonly contacts: Contacts;
   readonly invitations: InvitationTokens;
 
@@ -436,7 +492,7 @@ export class MessengerHost {
   private outboxCount = 0;
   private readonly deliveredIds = new Set<string>();
 
-  private outgoing: DmpOutgoing[] = [];
+  private outgoing: HostOutgoing[] = [];
   private commands: HostCommand[] = [];
   private events: HostEvent[] = [];
 
@@ -573,6 +629,45 @@ export class MessengerHost {
     return ch === undefined ? null : pathOf(ch.channel.path);
   }
 
+  /** What happened on the way to a contact, oldest first ("t=<ms> <what>"); empty for a stranger. */
+  historyOf(contactRegId: Uint8Array): readonly string[] {
+    return this.byRegId.get(hex(contactRegId))?.history ?? [];
+  }
+
+  /** Transaction ids of the latest INVITEs with a contact (their hop records are the route). */
+  routeOf(contactRegId: Uint8Array): readonly string[] {
+    return this.byRegId.get(hex(contactRegId))?.routeTxIds ?? [];
+  }
+
+  /**
+   * The app is stopped (the OS stops it at night, the user quits). Channels close without a word (the
+   * peers notice by silence) and their unacknowledged messages go back to the outbox; INVITEs and
+   * answers in flight are forgotten. Contacts, tokens, the outbox and the delivered ids stay: the host
+   * carries on when the driver calls it again (`publicEndpoint` unknown until then).
+   */
+  suspend(now: number): void {
+    this.advanceTime(now);
+    // No endpoint: nothing the closing channels give back can start an INVITE now.
+    this.publicEndpoint = undefined;
+    for (const e of [...this.channels.values()]) {
+      e.channel.close(now);
+      this.settle(now, e);
+    }
+    for (const c of this.byRegId.values()) {
+      if (c.invite !== null) {
+        this.tokens.delete(c.invite.localToken);
+        c.invite = null;
+      }
+      c.retryAtMs = now;
+      c.retryMs = this.config.inviteRetryFirstMs;
+      this.note(c, 'app stopped');
+    }
+    for (const a of this.answers.values()) this.tokens.delete(a.localToken);
+    this.answers.clear();
+    this.outgoing = [];
+    this.commands = [];
+  }
+
   // ================================================================ driver interface
 
   /** Whether a DMP datagram with this channel token is for this host. */
@@ -584,7 +679,7 @@ export class MessengerHost {
    * A DMP datagram (see `isDmpDatagram`). Returns false when it names no channel of this host (the
    * driver may offer it to another host, then count it); otherwise the channel judged it.
    */
-  receive(now: number, from: Endpoint, bytes: Uint8Array): boolean {
+  receive(now: number, from: DmpDestination, bytes: Uint8Array): boolean {
     this.advanceTime(now);
     const token = peekChannelToken(bytes);
     const e = token === null ? undefined : this.channels.get(token);
@@ -679,6 +774,7 @@ export class MessengerHost {
       readonly timestampMs: number;
       readonly sessionDescription: Uint8Array;
       readonly keys: InviteKeys;
+      readonly tx?: string;
     },
   ): void {
     this.advanceTime(now);
@@ -698,6 +794,8 @@ export class MessengerHost {
       this.refuse(e.requesterRegId, 'callee', r.code);
       return;
     }
+    this.noteRoute(r.contact, e.tx);
+    this.note(r.contact, `INVITE received${e.tx !== undefined ? ` ${e.tx}` : ''}`);
     this.openChannel(now, r.contact, 'responder', a.localToken, a.localSd, r.sd, e.keys);
   }
 
@@ -709,6 +807,7 @@ export class MessengerHost {
       readonly responderRegId: Uint8Array;
       readonly sessionDescription: Uint8Array;
       readonly keys: InviteKeys;
+      readonly tx?: string;
     },
   ): void {
     this.advanceTime(now);
@@ -720,6 +819,8 @@ export class MessengerHost {
       return;
     }
     c.invite = null;
+    this.noteRoute(c, e.tx);
+    this.note(c, `INVITE completed${e.tx !== undefined ? ` ${e.tx}` : ''}`);
     const context = { senderRegId: e.responderRegId, receiverRegId: this.regId };
     const r = this.judge(now, e.sessionDescription, context, e.responderRegId);
     if (!r.ok || r.contact !== c) {
@@ -737,7 +838,12 @@ export class MessengerHost {
   /** The caller's INVITE failed (engine event `inviteFailed`). */
   onInviteFailed(
     now: number,
-    e: { readonly inviteId: number; readonly responderRegId: Uint8Array; readonly reason: string },
+    e: {
+      readonly inviteId: number;
+      readonly responderRegId: Uint8Array;
+      readonly reason: string;
+      readonly attemptTxIds?: readonly string[];
+    },
   ): void {
     this.advanceTime(now);
     const c = this.byRegId.get(hex(e.responderRegId));
@@ -745,7 +851,9 @@ export class MessengerHost {
     this.tokens.delete(c.invite.localToken);
     c.invite = null;
     this.stats.invitesFailed++;
+    for (const tx of e.attemptTxIds ?? []) this.noteRoute(c, tx);
     const wait = this.backOff(now, c);
+    this.note(c, `INVITE failed: ${e.reason} (${e.attemptTxIds?.length ?? 0} attempts), retry in ${wait} ms`);
     this.emit({ type: 'inviteFailed', contact: c.regId, reason: e.reason, retryInMs: wait });
     this.record(AttentionLevel.higherLevelDetail, 'INVITE failed: retrying later', () => ({
       contact: c.regIdHex.slice(0, 16),
@@ -766,7 +874,7 @@ export class MessengerHost {
     return this.events.length > 0 || this.commands.length > 0;
   }
 
-  drainOutgoing(): DmpOutgoing[] {
+  drainOutgoing(): HostOutgoing[] {
     const out = this.outgoing;
     this.outgoing = [];
     return out;
@@ -807,6 +915,8 @@ export class MessengerHost {
       invite: null,
       retryAtMs: this.now,
       retryMs: this.config.inviteRetryFirstMs,
+      history: [],
+      routeTxIds: [],
     };
     this.byRegId.set(c.regIdHex, c);
     if (!this.byUserId.has(userIdHex)) this.byUserId.set(userIdHex, c);
@@ -879,14 +989,16 @@ export class MessengerHost {
         rng: this.rng,
         now,
         config: this.config.channel,
+        relay: this.relayAvailable,
       });
     } finally {
       keys.inviteSecret.fill(0);
     }
-    const e: ChannelEntry = { token: localToken, channel, contact: c, sent: new Map() };
+    const e: ChannelEntry = { token: localToken, channel, contact: c, sent: new Map(), givenBack: 0 };
     this.channels.set(localToken, e);
     c.channels.push(e);
     this.stats.channelsOpened++;
+    this.note(c, `channel ${localToken} opened as ${role}, path ${describePath(channel.path)}`);
     this.record(AttentionLevel.higherLevelDetail, 'channel opened', () => ({
       contact: c.regIdHex.slice(0, 16),
       role,
@@ -906,10 +1018,12 @@ export class MessengerHost {
     for (const ev of e.channel.drainEvents()) {
       switch (ev.type) {
         case 'established':
-          this.emit({ type: 'path', contact: c.regId, path: pathOf(ev.path) });
+          this.note(c, `channel ${e.token} keys agreed, path ${describePath(ev.path)}`);
+          this.emit({ type: 'path', contact: c.regId, path: pathOf(ev.path), reason: 'established' });
           break;
         case 'pathChanged':
-          this.emit({ type: 'path', contact: c.regId, path: pathOf(ev.path) });
+          this.note(c, `channel ${e.token} path → ${describePath(ev.path)} (${ev.reason})`);
+          this.emit({ type: 'path', contact: c.regId, path: pathOf(ev.path), reason: ev.reason });
           break;
         case 'message':
           this.onChannelMessage(e, ev.bytes);
@@ -932,6 +1046,7 @@ export class MessengerHost {
           if (m === undefined) break;
           e.sent.delete(ev.messageId);
           m.channel = null;
+          e.givenBack++;
           this.stats.resent++;
           break;
         }
@@ -945,7 +1060,7 @@ export class MessengerHost {
     }
     if (c.outbox.length === 0) this.waiting.delete(c);
     else this.pump(now, c);
-    this.collect(e.channel);
+    this.collect(e);
   }
 
   private onChannelClosed(now: number, e: ChannelEntry, reason: DmpCloseReason): void {
@@ -955,10 +1070,17 @@ export class MessengerHost {
     const i = c.channels.indexOf(e);
     if (i >= 0) c.channels.splice(i, 1);
     this.stats.channelsClosed++;
+    const st = e.channel.stats;
+    this.note(
+      c,
+      `channel ${e.token} closed: ${reason} (sent ${st.messagesSent}, received ${st.messagesReceived}, ` +
+        `retransmissions ${st.retransmissions}, relay fallbacks ${st.relayFallbacks}, ` +
+        `${e.givenBack + e.sent.size} given back unacknowledged)`,
+    );
     // Anything still marked as inside the channel goes back to the outbox.
     for (const m of e.sent.values()) m.channel = null;
     e.sent.clear();
-    this.collect(e.channel);
+    this.collect(e);
     this.emit({ type: 'channelClosed', contact: c.regId, reason });
     const abnormal = reason === 'punchTimeout' || reason === 'retransmissionsExhausted';
     this.record(
@@ -1021,12 +1143,16 @@ export class MessengerHost {
         this.outboxCount--;
         this.stats.messagesFailed++;
         this.emit({ type: 'failed', contact: c.regId, messageId: m.id, reason: 'ttl' });
+        this.note(c, `message ${m.id.slice(0, 8)} failed: TTL`);
         this.record(AttentionLevel.strongPain, 'message failed: TTL passed before a receipt', () => ({
           contact: c.regIdHex.slice(0, 16),
           messageId: m.id,
           ageMs: now - m.createdMs,
           invitePending: c.invite !== null,
           channels: c.channels.length,
+          // The INVITEs' transaction ids: their hop records (module drp.route) are the route.
+          route: c.routeTxIds.join(' '),
+          history: c.history.join(' | '),
         }));
       } else i++;
     }
@@ -1036,6 +1162,9 @@ export class MessengerHost {
     }
     const e = this.currentChannel(c);
     if (e !== undefined) {
+      // A channel takes messages once both sides hold its keys: until then they stay in the outbox, where
+      // the TTL applies exactly (and a channel that never comes up gives nothing back late).
+      if (!e.channel.confirmed) return;
       for (const m of c.outbox) {
         if (m.channel !== null) continue;
         if (e.channel.queuedMessageCount >= this.config.channelMessagesMax) break;
@@ -1043,7 +1172,7 @@ export class MessengerHost {
         m.channel = e;
         e.sent.set(id, m);
       }
-      this.collect(e.channel);
+      this.collect(e);
       return;
     }
     if (c.invite !== null || now < c.retryAtMs) return;
@@ -1070,6 +1199,7 @@ export class MessengerHost {
     });
     c.invite = { inviteId: null, localToken, localSd };
     this.stats.invitesStarted++;
+    this.note(c, `INVITE sent (channel token ${localToken})`);
     if (this.commands.length >= this.config.commandsQueuedMax) {
       throw new RangeError(
         `MessengerHost: ${this.commands.length} commands undrained (commandsQueuedMax): the driver must drainCommands()`,
@@ -1126,15 +1256,27 @@ export class MessengerHost {
     }));
   }
 
-  private collect(channel: DmpChannel): void {
-    for (const o of channel.drainOutgoing()) {
+  private collect(e: ChannelEntry): void {
+    for (const o of e.channel.drainOutgoing()) {
       if (this.outgoing.length >= this.config.outgoingDatagramsMax) {
         this.stats.outgoingShed++;
         continue;
       }
       this.stats.datagramsOut++;
-      this.outgoing.push(o);
+      this.outgoing.push({ to: o.to, bytes: o.bytes, contact: e.contact.regId });
     }
+  }
+
+  /** One line of a contact's history (bounded). */
+  private note(c: ContactEntry, what: string): void {
+    c.history.push(`t=${this.now} ${what}`);
+    if (c.history.length > historyEntriesMax) c.history.shift();
+  }
+
+  private noteRoute(c: ContactEntry, tx: string | undefined): void {
+    if (tx === undefined || tx === '') return;
+    c.routeTxIds.push(tx);
+    if (c.routeTxIds.length > routeTxIdsMax) c.routeTxIds.shift();
   }
 
   private emit(e: HostEvent): void {

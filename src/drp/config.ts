@@ -53,6 +53,9 @@ export interface DrpConfig {
   readonly registerBurst: number;
   readonly inviteRatePerSec: number;
   readonly inviteBurst: number;
+  /** Relay packets (relayed direct-channel datagrams) a neighbour may hand us per second, and burst. */
+  readonly relayRatePerSec: number;
+  readonly relayBurst: number;
 
   // Bounds
   readonly transactionsMax: number;
@@ -100,6 +103,10 @@ export const drpConfigDefault: DrpConfig = {
   registerBurst: 10,
   inviteRatePerSec: 3,
   inviteBurst: 10,
+  // A relayed channel sends at most 64 data packets in flight plus acks and keep-alives; a neighbour
+  // carries a few such channels at full speed, and a flood from one neighbour costs at most this much.
+  relayRatePerSec: 200,
+  relayBurst: 400,
 
   transactionsMax: 4_096,
   pendingRegistersMax: 256,
@@ -137,6 +144,8 @@ export function validateDrpConfig(c: DrpConfig): string | undefined {
     'registerBurst',
     'inviteRatePerSec',
     'inviteBurst',
+    'relayRatePerSec',
+    'relayBurst',
     'transactionsMax',
     'pendingRegistersMax',
     'replaySetEntriesMax',

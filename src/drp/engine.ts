@@ -326,10 +326,16 @@ export class DrpEngine {
   }
 
   /**
-   * Sends a direct-channel datagram from `peer` to the registration `targetRegId` through DRP neighbours
-   * (./relay.ts). Returns false when it could not leave (no neighbour; counted in `relay.stats`).
+   * A direct-channel datagram from `peer` to the registration `targetRegId` through DRP neighbours
+   * (./relay.ts): the Relay packet for its first hop, which the caller sends `copies` times (2 while the
+   * links are lossy), or null when it cannot leave (no neighbour; counted in `relay.stats`).
    */
-  sendRelayed(now: number, peer: LocalPeer, targetRegId: Uint8Array, payload: Uint8Array): boolean {
+  sendRelayed(
+    now: number,
+    peer: LocalPeer,
+    targetRegId: Uint8Array,
+    payload: Uint8Array,
+  ): (Outgoing & { readonly copies: number }) | null {
     this.now = now;
     return this.relay.send(peer, targetRegId, payload);
   }

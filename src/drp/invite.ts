@@ -773,6 +773,7 @@ export class InviteRole {
       () => {},
       () => {},
     );
+    e.relay.hint(a.peer, p.requesterRegId, link);
     e.emit({
       type: 'inviteReceived',
       peer: a.peer.name,
@@ -780,6 +781,7 @@ export class InviteRole {
       timestampMs: p.timestampMs,
       sessionDescription: sd,
       hopsRemaining: a.req.hopsRemaining,
+      tx,
       keys: { inviteSecret: a.dh, transcript: dmpPingKdfTranscript(a.req, a.ack1, p, cfm) },
     });
   }
@@ -793,6 +795,8 @@ export class InviteRole {
     if (relay !== undefined && relay.downstream === link) {
       e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
       const up = relay.upstream;
+      // The INVITE completed through here: relayed channel datagrams between the two follow it (./relay.ts).
+      e.relay.pin(up, p.requesterRegId, link, p.responderRegId);
       e.sendRequest(
         { link: up },
         tx,
@@ -822,8 +826,11 @@ export class InviteRole {
     }
     e.sendNpack(hop, p.type, p.seq, ResultCode.accepted);
     o.state = 'done';
+    // Relayed channel datagrams to B take the first hop this INVITE proved (./relay.ts).
+    e.relay.hint(o.peer, o.responderRegId, link);
     const keys = { inviteSecret: o.dh!, transcript: dmpPingKdfTranscript(o.req, o.ack1, o.ack2, p) };
     this.clearAttempt(o);
+    const completedTx = o.tx;
     e.emit({
       type: 'inviteCompleted',
       peer: o.peer.name,
@@ -831,6 +838,7 @@ export class InviteRole {
       responderRegId: o.responderRegId,
       sessionDescription: o.remoteSd!,
       elapsedMs: e.now - o.startedMs,
+      tx: completedTx,
       keys,
     });
   }

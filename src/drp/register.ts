@@ -100,6 +100,8 @@ interface Attempt {
   reqSeq: number;
   timer: TimerId | undefined;
   requestId: number;
+  /** An entry REGISTER the entry peer itself is asked to accept (hopsRemaining 1). */
+  entryDirect: boolean;
 }
 
 /** A REGISTER this engine relays: where it came from and where it went. */
@@ -150,6 +152,16 @@ export class RegisterRole {
   private readonly accepting = new Map<string, Accepting>();
   private requestIdSeq: number;
   private lastTimestampMs = 0;
+  /**
+   * Punching failures in a row (`punchTimeout`) per registration (local peer index). An entry REGISTER
+   * walks greedily to the same acceptor every time; when that acceptor's NAT and ours cannot punch
+   * (RFC 4787: symmetric ↔ port-restricted or symmetric) or our ISP drops UDP between consumers, the
+   * walk must end elsewhere. A registration that failed to punch asks an entry peer it has no link with
+   * to accept it itself (an entry peer is a public server: reachable through any NAT or ISP); with a link
+   * to every entry peer, its entry REGISTERs start with random hops instead. After two failures in a row
+   * its extensions through neighbours go to an unlinked entry peer too.
+   */
+  private readonly punchFailures = new Map<number, number>();
 
   constructor(private readonly e: DrpEngine) {
     this.requestIdSeq = e.rng.uint32();
@@ -169,8 +181,13 @@ export class RegisterRole {
       e.emit({ type: 'registrationFailed', peer: peer.name, reason: 'noEntryPeer' });
       return false;
     }
-    const entry = peer.entryPeers[e.rng.int(peer.entryPeers.length)]!;
+    const unlinked = this.punchFailures.has(peer.index) ? this.unlinkedEntryPeers(peer) : [];
+    const entry =
+      unlinked.length > 0
+        ? unlinked[e.rng.int(unlinked.length)]!
+        : peer.entryPeers[e.rng.int(peer.entryPeers.length)]!;
     const a = this.newAttempt(peer, purpose);
+    a.entryDirect = unlinked.length > 0;
     a.entry = entry;
     a.via = { endpoint: entry };
     this.attemptsByEntry.set(endpointKey(entry), a);
@@ -195,6 +212,9 @@ export class RegisterRole {
     purpose: RegisterPurpose,
   ): boolean {
     if (this.inFlight.has(peer.index)) return false;
+    if ((this.punchFailures.get(peer.index) ?? 0) >= 2 && this.unlinkedEntryPeers(peer).length > 0) {
+      return this.startViaEntry(peer, purpose);
+    }
     const a = this.newAttempt(peer, purpose);
     a.via = { link };
     this.sendReq(a, randomHops, direction, null);
@@ -220,6 +240,7 @@ export class RegisterRole {
       reqSeq: -1,
       timer: undefined,
       requestId: this.requestIdSeq++ >>> 0,
+      entryDirect: false,
     };
     this.inFlight.set(peer.index, a);
     return a;
@@ -231,6 +252,9 @@ export class RegisterRole {
     this.finish(a);
     const e = this.e;
     e.upkeep.noteFailure(a.peer.index);
+    if (reason === 'punchTimeout') {
+      this.punchFailures.set(a.peer.index, (this.punchFailures.get(a.peer.index) ?? 0) + 1);
+    }
     // A walk that finds no acceptor, or a peer that became a neighbour meanwhile, is the normal end of
     // some extensions in a dense neighbourhood; the other reasons are failures of the protocol or network.
     const benign = reason === 'alreadyConnected' || (reason === 'rejected' && a.purpose !== 'entry');
@@ -345,7 +369,11 @@ export class RegisterRole {
         this.fail(a, 'powFailed');
         return;
       }
-      this.sendReq(a, 0, null, nonce);
+      if (a.entryDirect) this.sendReq(a, 0, null, nonce, 1);
+      else {
+        const stuck = this.punchFailures.has(a.peer.index);
+        this.sendReq(a, stuck ? 1 + e.rng.int(e.config.randomHopsMax) : 0, null, nonce);
+      }
     });
   }
 
@@ -354,6 +382,7 @@ export class RegisterRole {
     randomHops: number,
     direction: Int8Array | null,
     pow2Nonce: Uint8Array | null,
+    hopsRemaining = this.e.config.hopsMax,
   ): void {
     const e = this.e;
     const hop = a.via!;
@@ -383,7 +412,7 @@ export class RegisterRole {
           ...signed,
           requesterSignature,
           pow2Nonce,
-          hopsRemaining: e.config.hopsMax,
+          hopsRemaining,
           randomHopsRemaining: randomHops,
           seq,
         } as RegisterReq;
@@ -594,6 +623,13 @@ export class RegisterRole {
       }
     }
     return best;
+  }
+
+  /** Entry peers `peer` holds no link with (compared by endpoint). */
+  private unlinkedEntryPeers(peer: LocalPeer): Endpoint[] {
+    const linked = new Set<string>();
+    for (const l of peer.neighbors.values()) linked.add(endpointKey(l.remoteEndpoint));
+    return peer.entryPeers.filter((ep) => !linked.has(endpointKey(ep)));
   }
 
   private localNameFor(hop: Hop): string {
@@ -1087,6 +1123,7 @@ export class RegisterRole {
     if (a.state === 'punching') {
       a.state = 'done';
       this.finish(a);
+      this.punchFailures.delete(a.peer.index);
       const elapsed = e.now - a.startedMs;
       if (elapsed > 5_000) {
         e.record(AttentionLevel.lightPain, a.peer.name, 'slow registration', () => ({

@@ -66,6 +66,8 @@ export type EngineEvent =
       /** A's session description (decrypted, not judged: the application decides whether to use it). */
       readonly sessionDescription: Uint8Array;
       readonly hopsRemaining: number;
+      /** The INVITE's transaction id (vision records carry it as `tx`: its route). */
+      readonly tx: string;
       /** The INVITE's key material for the direct channel (see `InviteKeys`). */
       readonly keys: InviteKeys;
     }
@@ -77,6 +79,8 @@ export type EngineEvent =
       readonly responderRegId: Uint8Array;
       readonly sessionDescription: Uint8Array;
       readonly elapsedMs: number;
+      /** The transaction id of the attempt that completed (vision records carry it as `tx`: its route). */
+      readonly tx: string;
       readonly keys: InviteKeys;
     }
   | {
@@ -116,6 +120,19 @@ export interface InviteRequestInfo {
 }
 
 export type InviteHandler = (info: InviteRequestInfo) => Uint8Array | null;
+
+/**
+ * A relayed direct-channel datagram (Relay, PacketType 36) that reached a local registration: `payload`
+ * is the DMP datagram, end-to-end authenticated by the channel (./relay.ts). Called synchronously from the
+ * receive path; the handler must not call back into the engine's receive path.
+ */
+export type RelayHandler = (datagram: { readonly peer: LocalPeerRef; readonly payload: Uint8Array }) => void;
+
+/** The registration a relayed datagram is for (the engine's `LocalPeer`). */
+export interface LocalPeerRef {
+  readonly name: string;
+  readonly regId: Uint8Array;
+}
 
 /** Why an input datagram was dropped; counted per engine. */
 export const dropReasons = [

@@ -13,7 +13,7 @@ export { datagramSizeMaxBytes };
 /** First byte of every datagram. A receiver drops any other value with `badVersion`. */
 export const protocolVersion = 1;
 
-/** Second byte of every datagram. Numbers 21..34, 50..54, 70, 71 are the original's; 35 is new. */
+/** Second byte of every datagram. Numbers 21..34, 50..54, 70, 71 are the original's; 35 and 36 are new. */
 export const PacketType = {
   Pow1Request: 21,
   Pow1Response: 22,
@@ -30,6 +30,7 @@ export const PacketType = {
   InviteCfm: 33,
   Failure: 34,
   LinkClose: 35,
+  Relay: 36,
   DmpPing: 50,
   DmpPong: 51,
   MessageStart: 52,
@@ -83,9 +84,23 @@ export const linkParamsPlaintextMaxBytes = linkParamsCiphertextMaxBytes - aeadTa
 /** Encrypted session description in INVITE ack1/ack2 (AEAD tag included). */
 export const sessionDescriptionCiphertextMinBytes = aeadTagBytes + 1;
 export const sessionDescriptionCiphertextMaxBytes = 900;
-/** AEAD ciphertext of a direct-channel data packet (MessageStart/MessagePart), tag included. */
+/**
+ * A Relay packet's overhead around its payload at most: header (2), fixarray (1), linkToken as uint32 (5),
+ * targetRegId (34), hopsRemaining (1), the payload's bin16 header (3), linkMac (34).
+ */
+export const relayOverheadMaxBytes = 2 + 1 + 5 + (2 + regIdBytes) + 1 + 3 + (2 + linkMacBytes);
+/** Largest datagram a Relay packet carries: every direct-channel datagram fits (see below). */
+export const relayPayloadMaxBytes = datagramSizeMaxBytes - relayOverheadMaxBytes;
+/** Smallest: a datagram is at least version, type and one body byte. */
+export const relayPayloadMinBytes = 3;
+/**
+ * AEAD ciphertext of a direct-channel data packet (MessageStart/MessagePart), tag included. Bounded so
+ * that the largest data datagram (header 2, fixarray 1, channelToken ≤ 5, packetCounter ≤ 9, bin16
+ * header 3: 20 bytes around the ciphertext) fits a Relay packet's payload: a channel never has to
+ * re-cut its messages when it moves between a direct and a relayed path.
+ */
 export const dmpCiphertextMinBytes = aeadTagBytes + 1;
-export const dmpCiphertextMaxBytes = 1160;
+export const dmpCiphertextMaxBytes = relayPayloadMaxBytes - 20;
 /** Selective-ack bitmap of MessageAck: up to 256 packets beyond the cumulative ack. */
 export const selectiveAckMaxBytes = 32;
 /** Neighbour regIDs a PING may advertise (look-ahead routing); the engine's hard maximum is 18. */

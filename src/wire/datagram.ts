@@ -21,6 +21,7 @@ import type { Failure, LinkClose, Npack, Ping, Pong } from './link.js';
 import { failureCodec, linkCloseCodec, npackCodec, pingCodec, pongCodec } from './link.js';
 import type { RegisterAck1, RegisterAck2, RegisterCfm, RegisterReq } from './register.js';
 import { registerAck1Codec, registerAck2Codec, registerCfmCodec, registerReqCodec } from './register.js';
+import { type Relay, relayCodec } from './relay.js';
 import { bodyArray, type DecodeFailure, decodeArrayBody, msgpackEncode } from './schema.js';
 
 /** Every packet of protocol version 1, discriminated on `type`. */
@@ -40,6 +41,7 @@ export type Packet =
   | InviteCfm
   | Failure
   | LinkClose
+  | Relay
   | DmpPing
   | DmpPong
   | MessageStart
@@ -68,6 +70,7 @@ export const packetCodecs: readonly AnyCodec[] = [
   inviteCfmCodec,
   failureCodec,
   linkCloseCodec,
+  relayCodec,
   dmpPingCodec,
   dmpPongCodec,
   messageStartCodec,

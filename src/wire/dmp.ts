@@ -20,11 +20,13 @@
 import { defineCodec } from './codec.js';
 import {
   aeadTagBytes,
+  datagramSizeMaxBytes,
   dmpCiphertextMaxBytes,
   dmpCiphertextMinBytes,
   linkMacBytes,
   PacketType,
   packetCounterMax,
+  protocolVersion,
   selectiveAckMaxBytes,
   u32Max,
   x25519KeyBytes,
@@ -121,23 +123,110 @@ export const messageAckCodec = defineCodec<MessageAck>({
   ],
 });
 
+// ---- the direct channel's per-packet hot path ----
+//
+// A channel seals, opens and frames one AEAD packet per message part and per ack, so the functions below
+// write msgpack by hand into one buffer instead of going through the generic encoder (which builds an
+// array, walks the schema and copies its output). They produce exactly the bytes the generic path does
+// (the shortest msgpack form; src/wire/dmp.test.ts checks it on random packets).
+
+/** Bytes of the shortest msgpack encoding of a non-negative safe integer. */
+function uintBytes(v: number): number {
+  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x1_0000 ? 3 : v < 0x1_0000_0000 ? 5 : 9;
+}
+
+/** Writes the shortest msgpack encoding of a non-negative safe integer at `at`; returns the next offset. */
+function writeUint(out: Uint8Array, at: number, v: number): number {
+  if (v < 0x80) {
+    out[at] = v;
+    return at + 1;
+  }
+  if (v < 0x100) {
+    out[at] = 0xcc;
+    out[at + 1] = v;
+    return at + 2;
+  }
+  if (v < 0x1_0000) {
+    out[at] = 0xcd;
+    out[at + 1] = v >>> 8;
+    out[at + 2] = v & 0xff;
+    return at + 3;
+  }
+  if (v < 0x1_0000_0000) {
+    out[at] = 0xce;
+    writeU32(out, at + 1, v);
+    return at + 5;
+  }
+  out[at] = 0xcf;
+  writeU32(out, at + 1, Math.floor(v / 0x1_0000_0000));
+  writeU32(out, at + 5, v >>> 0);
+  return at + 9;
+}
+
+function writeU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = (v >>> 16) & 0xff;
+  out[at + 2] = (v >>> 8) & 0xff;
+  out[at + 3] = v & 0xff;
+}
+
+/** Bytes of a msgpack bin header for `n` bytes (bin8 below 256, else bin16; never more here). */
+function binHeaderBytes(n: number): number {
+  return n < 0x100 ? 2 : 3;
+}
+
+function writeBinHeader(out: Uint8Array, at: number, n: number): number {
+  if (n < 0x100) {
+    out[at] = 0xc4;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  out[at] = 0xc5;
+  out[at + 1] = n >>> 8;
+  out[at + 2] = n & 0xff;
+  return at + 3;
+}
+
+/** Reads a msgpack non-negative integer at `at` (any width): [value, next offset], or null. */
+function readUint(b: Uint8Array, at: number): [number, number] | null {
+  if (at >= b.length) return null;
+  const h = b[at]!;
+  if (h < 0x80) return [h, at + 1];
+  const need = h === 0xcc ? 1 : h === 0xcd ? 2 : h === 0xce ? 4 : h === 0xcf ? 8 : 0;
+  if (need === 0 || at + 1 + need > b.length) return null;
+  let v = 0;
+  for (let i = 1; i <= need; i++) v = v * 256 + b[at + i]!;
+  return Number.isSafeInteger(v) ? [v, at + 1 + need] : null;
+}
+
+const aadLabel = msgpackEncode(transcriptLabel.dmpAad);
+
 /**
  * AEAD associated data: msgpack([label 'dcomms/dmp/aad/v1', type (u8),
  * channelToken, packetCounter]) for data packets, and for MessageAck additionally
  * [cumulativeAck (u | nil), selectiveAck (bin)].
  */
 export function dmpAad(p: MessageStart | MessagePart | MessageAck): Uint8Array {
-  if (p.type === PacketType.MessageAck) {
-    return msgpackEncode([
-      transcriptLabel.dmpAad,
-      p.type,
-      p.channelToken,
-      p.packetCounter,
-      p.cumulativeAck,
-      p.selectiveAck,
-    ]);
+  const ack = p.type === PacketType.MessageAck;
+  let n = 1 + aadLabel.length + 1 + uintBytes(p.channelToken) + uintBytes(p.packetCounter);
+  if (ack) {
+    n += p.cumulativeAck === null ? 1 : uintBytes(p.cumulativeAck);
+    n += binHeaderBytes(p.selectiveAck.length) + p.selectiveAck.length;
   }
-  return msgpackEncode([transcriptLabel.dmpAad, p.type, p.channelToken, p.packetCounter]);
+  const out = new Uint8Array(n);
+  out[0] = ack ? 0x96 : 0x94;
+  out.set(aadLabel, 1);
+  let at = 1 + aadLabel.length;
+  out[at++] = p.type;
+  at = writeUint(out, at, p.channelToken);
+  at = writeUint(out, at, p.packetCounter);
+  if (ack) {
+    if (p.cumulativeAck === null) out[at++] = 0xc0;
+    else at = writeUint(out, at, p.cumulativeAck);
+    at = writeBinHeader(out, at, p.selectiveAck.length);
+    out.set(p.selectiveAck, at);
+  }
+  return out;
 }
 
 /** ChaCha20-Poly1305 nonce of a direct-channel packet: 4 zero bytes ‖ counter as u64 big-endian. */
@@ -146,12 +235,76 @@ export function dmpNonce(packetCounter: number): Uint8Array {
     throw new RangeError(`dmpNonce: packetCounter ${packetCounter} is not a non-negative safe integer`);
   }
   const out = new Uint8Array(12);
-  const high = Math.floor(packetCounter / 0x1_0000_0000);
-  const low = packetCounter >>> 0;
-  const view = new DataView(out.buffer);
-  view.setUint32(4, high);
-  view.setUint32(8, low);
+  writeU32(out, 4, Math.floor(packetCounter / 0x1_0000_0000));
+  writeU32(out, 8, packetCounter >>> 0);
   return out;
+}
+
+/**
+ * A MessageStart/MessagePart datagram, framed in one buffer: the same bytes as `encodeDatagram` of the
+ * packet. Throws RangeError on a field out of its range (a caller bug), like `encodeDatagram`.
+ */
+export function encodeDmpData(
+  type: typeof PacketType.MessageStart | typeof PacketType.MessagePart,
+  channelToken: number,
+  packetCounter: number,
+  ciphertext: Uint8Array,
+): Uint8Array {
+  if (!Number.isSafeInteger(channelToken) || channelToken < 0 || channelToken > u32Max) {
+    throw new RangeError(`encodeDmpData: channelToken ${channelToken} outside 0..${u32Max}`);
+  }
+  if (!Number.isSafeInteger(packetCounter) || packetCounter < 0) {
+    throw new RangeError(`encodeDmpData: packetCounter ${packetCounter} is not a counter`);
+  }
+  if (ciphertext.length < dmpCiphertextMinBytes || ciphertext.length > dmpCiphertextMaxBytes) {
+    throw new RangeError(
+      `encodeDmpData: ciphertext of ${ciphertext.length} bytes outside ${dmpCiphertextMinBytes}..${dmpCiphertextMaxBytes}`,
+    );
+  }
+  const out = new Uint8Array(
+    3 +
+      uintBytes(channelToken) +
+      uintBytes(packetCounter) +
+      binHeaderBytes(ciphertext.length) +
+      ciphertext.length,
+  );
+  out[0] = protocolVersion;
+  out[1] = type;
+  out[2] = 0x93;
+  let at = writeUint(out, 3, channelToken);
+  at = writeUint(out, at, packetCounter);
+  at = writeBinHeader(out, at, ciphertext.length);
+  out.set(ciphertext, at);
+  return out;
+}
+
+/**
+ * Reads a MessageStart/MessagePart datagram without copying (the ciphertext is a view into `bytes`), or
+ * returns null for anything else — including valid packets encoded in a form this reader does not take
+ * (the caller falls back to `decodeDatagram`, which judges them). Whatever it accepts, `decodeDatagram`
+ * accepts with the same fields.
+ */
+export function decodeDmpData(bytes: Uint8Array): MessageStart | MessagePart | null {
+  if (bytes.length < 3 || bytes.length > datagramSizeMaxBytes || bytes[0] !== protocolVersion) return null;
+  const type = bytes[1];
+  if (type !== PacketType.MessageStart && type !== PacketType.MessagePart) return null;
+  if (bytes[2] !== 0x93) return null;
+  const token = readUint(bytes, 3);
+  if (token === null || token[0] > u32Max) return null;
+  const counter = readUint(bytes, token[1]);
+  if (counter === null) return null;
+  let at = counter[1];
+  const h = bytes[at];
+  let n: number;
+  if (h === 0xc4 && at + 2 <= bytes.length) {
+    n = bytes[at + 1]!;
+    at += 2;
+  } else if (h === 0xc5 && at + 3 <= bytes.length) {
+    n = (bytes[at + 1]! << 8) | bytes[at + 2]!;
+    at += 3;
+  } else return null;
+  if (n < dmpCiphertextMinBytes || n > dmpCiphertextMaxBytes || at + n !== bytes.length) return null;
+  return { type, channelToken: token[0], packetCounter: counter[0], ciphertext: bytes.subarray(at) };
 }
 
 /**

@@ -12,6 +12,7 @@ export * from './labels.js';
 export * from './link.js';
 export * from './mac.js';
 export * from './register.js';
+export * from './relay.js';
 export {
   bytesEqual,
   type DecodeErrorCode,

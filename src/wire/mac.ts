@@ -32,6 +32,7 @@ export function macOf(packet: Packet): Uint8Array | null {
     case PacketType.Ping:
     case PacketType.Pong:
     case PacketType.LinkClose:
+    case PacketType.Relay:
     case PacketType.InviteReq:
     case PacketType.InviteAck1:
     case PacketType.InviteAck2:
