@@ -21,7 +21,7 @@ import { summaryTable, type TesterReport, writeReport } from './report.js';
 import { runRole } from './roles.js';
 import { runTester1 } from './tester1.js';
 import { runTester2, tester2Defaults } from './tester2.js';
-import { runTester3, tester3Defaults } from './tester3.js';
+import { runTester3, splitShareMax, tester3Defaults } from './tester3.js';
 import { formatTester4, runTester4, tester4OptionsDefault } from './tester4.js';
 import { runTester5, tester5Defaults, tester5Table } from './tester5.js';
 
@@ -39,6 +39,11 @@ interface Options {
   pairs?: number;
   symmetric?: number;
   messages?: number;
+  loss?: number;
+  warmup?: number;
+  split?: number;
+  splitSeconds?: number;
+  joinSpacing?: number;
   json?: boolean;
   checkDeterminism?: boolean;
   role?: 'entry' | 'user' | 'churn';
@@ -117,6 +122,32 @@ export function buildProgram(out: (line: string) => void): Command {
       '--symmetric <share>',
       'share of users behind symmetric NATs, 0..1 (tester 5 on the simulator; their pairs relay)',
       decimalOption('--symmetric', 0, 1),
+    )
+    .option(
+      '--loss <rate>',
+      'tester 3 on the simulator: datagram loss rate, 0..0.9 (default 0.02)',
+      decimalOption('--loss', 0, 0.9),
+    )
+    .option(
+      '--warmup <s>',
+      'tester 3: seconds between the last user joining and the measured phase (default 90; 20 on udp)',
+      decimalOption('--warmup', 0, 86_400),
+    )
+    .option(
+      '--join-spacing <ms>',
+      'tester 3: users join one every this many ms (default 200)',
+      countOption('--join-spacing', 1, 60_000),
+    )
+    .option(
+      '--split <share>',
+      `tester 3 on the simulator: cut this share of the users (0..${splitShareMax}) off from every other host ` +
+        'when the measured phase starts (a network split; INVITEs across it fail)',
+      decimalOption('--split', 0, splitShareMax),
+    )
+    .option(
+      '--split-seconds <s>',
+      'tester 3: how long the split lasts (default 60)',
+      decimalOption('--split-seconds', 1, 86_400),
     )
     .option('--check-determinism', 'simulator: replay the run in lockstep and name the first diverging event')
     .option('--json', 'print the report as one JSON object on the last line')
@@ -200,6 +231,7 @@ export function buildProgram(out: (line: string) => void): Command {
           ...(o.entryPeers !== undefined ? { entryPeers: o.entryPeers } : {}),
           ...(o.invites !== undefined ? { invites: o.invites } : {}),
           ...(progress !== undefined ? { onProgress: progress } : {}),
+          traceDir: o.reportDir,
         });
       } else {
         report = await runTester3(
@@ -212,6 +244,12 @@ export function buildProgram(out: (line: string) => void): Command {
             ...(o.tempPeers !== undefined ? { tempPeers: o.tempPeers } : {}),
             ...(o.minutes !== undefined ? { minutes: o.minutes } : {}),
             ...(o.transport === 'udp' ? { warmupMs: 20_000 } : {}),
+            ...(o.warmup !== undefined ? { warmupMs: Math.round(o.warmup * 1000) } : {}),
+            ...(o.loss !== undefined ? { lossRate: o.loss } : {}),
+            ...(o.joinSpacing !== undefined ? { joinSpacingMs: o.joinSpacing } : {}),
+            ...(o.split !== undefined ? { splitShare: o.split } : {}),
+            ...(o.splitSeconds !== undefined ? { splitMs: Math.round(o.splitSeconds * 1000) } : {}),
+            traceDir: o.reportDir,
             ...(progress !== undefined ? { onProgress: progress } : {}),
           },
           o.checkDeterminism === true,
@@ -228,6 +266,15 @@ export function buildProgram(out: (line: string) => void): Command {
         out(`FAILED (${report.failures.length}):`);
         for (const f of report.failures) out(f);
         out(`seed ${report.seed}; replay: ${report.replay}`);
+        const trace = typeof report.trace === 'string' && report.trace !== '' ? report.trace : undefined;
+        if (trace !== undefined) {
+          out(`trace: ${trace}`);
+          if (report.transport === 'sim') {
+            out(`look at the failure: npm run drp-sim -- replay ${trace} --open   (the 3-D view)`);
+            out(`              or: npm run drp-sim -- vision --text ${trace}   (the route as a table)`);
+            out(`          shrink: npm run drp-sim -- shrink ${trace}`);
+          }
+        }
         process.exitCode = 1;
       }
       if (o.json) out(JSON.stringify(report));

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FileTraceSink, traceCreatedBy } from '../sim/trace/file-sink.js';
-import { projectCommit } from '../sim/vision/build-info.js';
+import { projectCommit, projectSourceHash } from '../sim/vision/build-info.js';
 import type { SnapshotCapture } from '../sim/vision/capture.js';
 import { AttentionLevel, levelName } from '../src/vision/attention.js';
 import type { VisionChannel } from '../src/vision/channel.js';
@@ -178,7 +178,11 @@ export class RunTrace {
     mkdirSync(dirname(path), { recursive: true });
     const sink = new FileTraceSink(path);
     sink.writeHeader(
-      traceHeader(seed, { ...config, recordsDropped: this.dropped }, traceCreatedBy(projectCommit())),
+      traceHeader(
+        seed,
+        { ...config, recordsDropped: this.dropped },
+        traceCreatedBy(projectCommit(), projectSourceHash()),
+      ),
     );
     for (const r of this.records) sink.writeRecord(r);
     const wanted = new Set(failedTxIds);

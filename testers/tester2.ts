@@ -34,6 +34,8 @@ export interface Tester2Options {
   readonly userIntervalMs: number;
   readonly warmupMaxMs: number;
   readonly inviteSpreadMs: number;
+  /** Where the run's trace is written (default 'reports'). */
+  readonly traceDir?: string;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -140,7 +142,7 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
   const allSectors = all.filter((n) => busySectorCount(n.peer?.busySectors() ?? 0) === 9).length;
   await world.close();
   const tracePath = trace.write(
-    `reports/tester2-${opts.transport}-${opts.seed}.trace`,
+    `${opts.traceDir ?? 'reports'}/tester2-${opts.transport}-${opts.seed}.trace`,
     opts.seed,
     {
       tester: 2,

@@ -9,7 +9,7 @@ import { ReplayConfigError, type ReplayScenario } from '../sim/vision/replay.js'
 import type { DrpConfig } from '../src/drp/config.js';
 import { isJsonSafe, type JsonObject } from '../src/vision/trace.js';
 import type { Tester3Options } from './tester3.js';
-import { makeWorld, setupTester3, tester3Defaults } from './tester3.js';
+import { makeWorld, setupTester3, splitShareMax, tester3Defaults } from './tester3.js';
 import type { SimWorld } from './world.js';
 
 const optionKeys = [
@@ -24,6 +24,9 @@ const optionKeys = [
   'latencyMs',
   'jitterMeanMs',
   'failuresMax',
+  'joinSpacingMs',
+  'splitShare',
+  'splitMs',
 ] as const;
 
 const snapshotKeys = [
@@ -71,6 +74,11 @@ export function tester3OptionsOf(config: JsonObject, seed: string): Tester3Optio
     }
     out[k] = v;
   }
+  if ((out.splitShare ?? 0) > splitShareMax)
+    throw new ReplayConfigError(`configuration options.splitShare must be at most ${splitShareMax}`);
+  if ((out.joinSpacingMs ?? 1) < 1)
+    throw new ReplayConfigError('configuration options.joinSpacingMs must be at least 1');
+  if ((out.lossRate ?? 0) >= 1) throw new ReplayConfigError('configuration options.lossRate must be below 1');
   for (const k of Object.keys(o)) {
     if (!(optionKeys as readonly string[]).includes(k)) {
       throw new ReplayConfigError(`configuration options.${k} is not an option of tester 3 in this build`);
@@ -138,6 +146,11 @@ export const tester3Scenario: ReplayScenario = {
       with_(`warm-up ${o.warmupMs / 1000} s -> ${Math.max(20, o.warmupMs / 2000)} s`, {
         warmupMs: Math.max(20_000, o.warmupMs / 2),
       });
+    if (o.splitShare > 0 && o.splitMs > 10_000)
+      with_(`split ${o.splitMs / 1000} s -> ${Math.max(10, Math.floor(o.splitMs / 2000))} s`, {
+        splitMs: Math.max(10_000, Math.floor(o.splitMs / 2000) * 1000),
+      });
+    if (o.lossRate > 0) with_(`loss ${o.lossRate} -> 0`, { lossRate: 0 });
     if (o.users > 10)
       with_(`users ${o.users} -> ${o.users - Math.max(1, Math.floor(o.users / 10))}`, {
         users: o.users - Math.max(1, Math.floor(o.users / 10)),
@@ -149,10 +162,22 @@ export const tester3Scenario: ReplayScenario = {
     return o.users + o.entryPeers + o.tempPeers;
   },
   command(seed, config) {
-    const o = tester3OptionsOf(config, seed);
-    return (
-      `drp-tester 3 --transport sim --seed ${seed} --peers ${o.users} --entry-peers ${o.entryPeers} ` +
-      `--temp-peers ${o.tempPeers} --minutes ${o.minutes}`
-    );
+    return tester3Command(tester3OptionsOf(config, seed));
   },
 };
+
+/** The drp-tester command line that reruns a tester-3 run (flags for every option it can set). */
+export function tester3Command(o: Tester3Options): string {
+  const flags = [
+    `drp-tester 3 --transport ${o.transport} --seed ${o.seed} --peers ${o.users}`,
+    `--entry-peers ${o.entryPeers} --temp-peers ${o.tempPeers} --minutes ${o.minutes}`,
+  ];
+  const d = tester3Defaults;
+  const udpWarmupMs = 20_000;
+  if (o.warmupMs !== (o.transport === 'udp' ? udpWarmupMs : d.warmupMs))
+    flags.push(`--warmup ${o.warmupMs / 1000}`);
+  if (o.transport === 'sim' && o.lossRate !== d.lossRate) flags.push(`--loss ${o.lossRate}`);
+  if (o.joinSpacingMs !== d.joinSpacingMs) flags.push(`--join-spacing ${o.joinSpacingMs}`);
+  if (o.splitShare > 0) flags.push(`--split ${o.splitShare} --split-seconds ${o.splitMs / 1000}`);
+  return flags.join(' ');
+}

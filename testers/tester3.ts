@@ -27,7 +27,7 @@ import {
   type TesterReport,
 } from './report.js';
 import { entryPeerConfig } from './tester2.js';
-import { tester3ReplayConfig } from './tester3-replay.js';
+import { tester3Command, tester3ReplayConfig } from './tester3-replay.js';
 import { SimWorld, type TesterNode, UdpWorld, type World } from './world.js';
 
 export interface Tester3Options {
@@ -48,9 +48,20 @@ export interface Tester3Options {
   readonly latencyMs: number;
   readonly jitterMeanMs: number;
   readonly failuresMax: number;
+  /** Users join one every this many ms. */
+  readonly joinSpacingMs: number;
+  /**
+   * Simulator: at the start of the measured phase this share of the users (drawn at random) is cut off from
+   * every other host for `splitMs` — a network split. INVITEs across it fail; tester 3 then fails, which
+   * is what it is for: a seeded failing run to look at, replay and shrink.
+   */
+  readonly splitShare: number;
+  readonly splitMs: number;
   readonly config?: Partial<DrpConfig>;
   /** Simulator: pain snapshots into the run's trace (sim/vision/capture.ts); default configuration. */
   readonly snapshot?: SnapshotConfig;
+  /** Where the run's trace is written (default 'reports'). */
+  readonly traceDir?: string;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -66,7 +77,18 @@ export const tester3Defaults = {
   latencyMs: 30,
   jitterMeanMs: 20,
   failuresMax: 100,
+  /** Users joining one every this many ms. */
+  joinSpacingMs: 200,
+  /** Simulator: share of the users cut off from the rest at the start of the measured phase (a network split). */
+  splitShare: 0,
+  /** How long the split lasts (ms). */
+  splitMs: 60_000,
 };
+
+/** Bounds of the split fault's options. */
+export const splitShareMax = 0.5;
+/** Peers named in the split's fault record (the description gives the count). */
+export const splitFaultPeersListed = 64;
 
 const natMix = ['open', 'fullCone', 'restricted', 'portRestricted'] as const;
 
@@ -111,7 +133,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
   const answer = (): Uint8Array => new TextEncoder().encode('ok');
   const start = world.now();
   const epSpacingMs = 300;
-  const userSpacingMs = 200;
+  const userSpacingMs = opts.joinSpacingMs;
   const usersStartMs = opts.entryPeers * epSpacingMs + 3_000;
   const measureFromMs = usersStartMs + opts.users * userSpacingMs + opts.warmupMs;
   const endAtMs = start + measureFromMs + Math.round(opts.minutes * 60_000);
@@ -216,6 +238,37 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
     world.schedule(gapMs, invite);
   };
   world.schedule(measureFromMs, invite);
+
+  // The split fault: a random share of the users loses every other host for `splitMs`.
+  if (opts.splitShare > 0 && world instanceof SimWorld) {
+    const splitRng = world.kernel.rng.fork('tester3/split');
+    world.schedule(measureFromMs, () => {
+      const pool = users.filter((u) => !u.stopped);
+      const count = Math.min(pool.length - 1, Math.max(1, Math.round(opts.splitShare * pool.length)));
+      if (count <= 0) return;
+      const cut: TesterNode[] = [];
+      for (let i = 0; i < count; i++) cut.push(pool.splice(splitRng.int(pool.length), 1)[0]!);
+      const cutNames = new Set(cut.map((u) => u.name));
+      const inside = world.simNodes.filter((n) => cutNames.has(n.name));
+      const outside = world.simNodes.filter((n) => !cutNames.has(n.name));
+      const now = world.now();
+      world.network.partition(
+        inside.map((n) => n.host),
+        outside.map((n) => n.host),
+        { startMs: now, endMs: now + opts.splitMs },
+      );
+      const names = cut.map((u) => u.name).sort();
+      world.faults.add({
+        kind: 'partition',
+        startMs: now,
+        endMs: now + opts.splitMs,
+        description:
+          `network split: ${count} of ${count + pool.length} users cut off from every other host ` +
+          `for ${Math.round(opts.splitMs / 1000)} s`,
+        peers: names.slice(0, splitFaultPeersListed),
+      });
+    });
+  }
   let lastProgress = start;
   const progress = (): void => {
     if (world.now() >= endAtMs || stopped) return;
@@ -265,7 +318,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
       if (determinism !== undefined && !determinism.ok) failures.unshift('determinism check failed');
       const sim = world instanceof SimWorld ? world : undefined;
       const tracePath = trace.write(
-        `reports/tester3-${world.transport}-${world.seed}.trace`,
+        `${opts.traceDir ?? 'reports'}/tester3-${world.transport}-${world.seed}.trace`,
         world.seed,
         tester3ReplayConfig(opts),
         routeRecords,
@@ -277,9 +330,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
         tester: 3,
         transport: world.transport,
         seed: world.seed,
-        replay:
-          `drp-tester 3 --transport ${world.transport} --seed ${world.seed} --peers ${opts.users} ` +
-          `--entry-peers ${opts.entryPeers} --temp-peers ${opts.tempPeers} --minutes ${opts.minutes}`,
+        replay: tester3Command(opts),
         peers: opts.entryPeers + opts.users + opts.tempPeers,
         ...deliveryFigures(s),
         ...neighbourFigures(counts),

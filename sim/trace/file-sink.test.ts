@@ -87,5 +87,10 @@ describe('FileTraceSink', () => {
 
   it('records the node version in createdBy', () => {
     expect(traceCreatedBy()).toEqual({ nodeVersion: process.version });
+    expect(traceCreatedBy('abc', '0123')).toEqual({
+      projectCommit: 'abc',
+      nodeVersion: process.version,
+      sourceHash: '0123',
+    });
   });
 });

@@ -122,8 +122,10 @@ export class FileTraceSink implements TraceSink {
 }
 
 /** `createdBy` for a trace written by this process. */
-export function traceCreatedBy(projectCommit?: string): TraceCreatedBy {
-  return projectCommit === undefined
-    ? { nodeVersion: process.version }
-    : { projectCommit, nodeVersion: process.version };
+export function traceCreatedBy(projectCommit?: string, sourceHash?: string): TraceCreatedBy {
+  return {
+    ...(projectCommit === undefined ? {} : { projectCommit }),
+    nodeVersion: process.version,
+    ...(sourceHash === undefined ? {} : { sourceHash }),
+  };
 }

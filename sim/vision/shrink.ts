@@ -46,12 +46,38 @@ export interface ShrinkResult {
   readonly runs: number;
 }
 
-/** Runs `config` from scratch and says whether it raises a pain of `kind`. */
-export function failsWith(scenario: ReplayScenario, seed: string, config: JsonObject, kind: string): boolean {
+/**
+ * Runs `config` from scratch up to its first pain snapshot of `kind` (any kind when omitted) and returns
+ * it, or undefined when the run ends without one. The run stops there: a large case that fails early
+ * costs only the time to its failure.
+ */
+export function firstPain(
+  scenario: ReplayScenario,
+  seed: string,
+  config: JsonObject,
+  kind?: string,
+): PainSnapshot | undefined {
   const b = scenario.build(seed, config);
-  if (b.capture === undefined) return false;
-  b.capture.runRecorded(b.endMs);
-  return b.capture.snapshots.some((s) => painKind(s) === kind);
+  const capture = b.capture;
+  if (capture === undefined) return undefined;
+  const k = b.kernel;
+  let seen = 0;
+  while (k.nextEventTime() <= b.endMs) {
+    k.step();
+    const n = capture.snapshots.length;
+    if (n === seen) continue;
+    for (let i = seen; i < n; i++) {
+      const s = capture.snapshots[i]!;
+      if (kind === undefined || painKind(s) === kind) return s;
+    }
+    seen = n;
+  }
+  return undefined;
+}
+
+/** Runs `config` from scratch and says whether it raises a pain of `kind` (stopping at the first). */
+export function failsWith(scenario: ReplayScenario, seed: string, config: JsonObject, kind: string): boolean {
+  return firstPain(scenario, seed, config, kind) !== undefined;
 }
 
 export function shrink(

@@ -49,6 +49,11 @@ export interface TraceCreatedBy {
   readonly projectCommit?: string;
   /** The writer's Node.js version (such as 'v20.20.2'), when known. */
   readonly nodeVersion?: string;
+  /**
+   * A hash of the sources that shape a run (the TypeScript of src/, sim/ and testers/ without tests),
+   * when known: two commits with the same sources replay alike.
+   */
+  readonly sourceHash?: string;
 }
 
 export interface TraceHeader {
@@ -121,7 +126,8 @@ function checkHeader(h: TraceHeader): void {
   const c = h.createdBy;
   if (
     (c.projectCommit !== undefined && typeof c.projectCommit !== 'string') ||
-    (c.nodeVersion !== undefined && typeof c.nodeVersion !== 'string')
+    (c.nodeVersion !== undefined && typeof c.nodeVersion !== 'string') ||
+    (c.sourceHash !== undefined && typeof c.sourceHash !== 'string')
   ) {
     throw new RangeError('trace header createdBy fields must be strings');
   }
@@ -410,16 +416,18 @@ export class TraceReader {
       return { ok: false, code: 'corrupt', offset: 0 };
     }
     if (!isJsonObject(config) || !isPlainMap(createdBy)) return { ok: false, code: 'corrupt', offset: 0 };
-    const { projectCommit, nodeVersion } = createdBy;
+    const { projectCommit, nodeVersion, sourceHash } = createdBy;
     if (
       (projectCommit !== undefined && typeof projectCommit !== 'string') ||
-      (nodeVersion !== undefined && typeof nodeVersion !== 'string')
+      (nodeVersion !== undefined && typeof nodeVersion !== 'string') ||
+      (sourceHash !== undefined && typeof sourceHash !== 'string')
     ) {
       return { ok: false, code: 'corrupt', offset: 0 };
     }
     const by: TraceCreatedBy = {
       ...(projectCommit === undefined ? {} : { projectCommit }),
       ...(nodeVersion === undefined ? {} : { nodeVersion }),
+      ...(sourceHash === undefined ? {} : { sourceHash }),
     };
     this.headerRead = true;
     this.pos = traceLengthPrefixBytes + n;
