@@ -133,6 +133,9 @@ export const tester3Scenario: ReplayScenario = {
       out.push({ label, config: tester3ReplayConfig({ ...o, ...over }) });
     };
     const half = (x: number, min: number): number => Math.max(min, Math.floor(x / 2));
+    // Big steps first (as delta debugging does): a large case often still fails at an eighth of its size.
+    if (o.users >= 160)
+      with_(`users ${o.users} -> ${Math.floor(o.users / 8)}`, { users: Math.floor(o.users / 8) });
     if (o.users > 10) with_(`users ${o.users} -> ${half(o.users, 10)}`, { users: half(o.users, 10) });
     if (o.tempPeers > 0)
       with_(`temporary peers ${o.tempPeers} -> ${half(o.tempPeers, 0)}`, { tempPeers: half(o.tempPeers, 0) });
