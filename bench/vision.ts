@@ -8,8 +8,8 @@
  * `pageReadyMs` (navigation to ready, wall), `framesPerSec` (frames while the camera orbits the whole
  * network for 3 s with the route selected; a network this large is drawn without its links while the
  * camera moves, vision/scene.ts), `renderMsPerFrame` (one render waited for with a pixel
- * read), `traceBytes`, peers, links and links drawn (vision/model.ts caps drawn links: software GL lines
- * are slow). Baseline in the same run:
+ * read), `traceBytes`, peers, links and links drawn (with software rendering, as here, vision/model.ts caps
+ * drawn links: software GL lines are slow; `softwareRendering` says which case was measured). Baseline in the same run:
  * `emptyFramesPerSec`, the same page orbiting an empty scene, so the ratio says what the network costs.
  * No assertion on time.
  */
@@ -180,6 +180,7 @@ export async function run(opts: BenchOptions): Promise<BenchFigures> {
             peers: number;
             links: number;
             linksDrawn: number;
+            softwareRendering: boolean;
             routeHops: number;
             renderMs: (n: number) => number;
             selectPain: (n: number) => void;
@@ -195,6 +196,7 @@ export async function run(opts: BenchOptions): Promise<BenchFigures> {
       return {
         renderMs,
         linksDrawn: v.linksDrawn,
+        softwareRendering: v.softwareRendering,
         status: v.status,
         error: v.error,
         loadMs: v.loadMs,
@@ -211,6 +213,7 @@ export async function run(opts: BenchOptions): Promise<BenchFigures> {
       peers: state.peers,
       links: state.links,
       linksDrawn: state.linksDrawn,
+      softwareRendering: state.softwareRendering,
       routeHops: state.routeHops,
       traceBytes: sink.byteLength,
       loadMs: Math.round(state.loadMs),

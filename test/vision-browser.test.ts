@@ -36,6 +36,8 @@ interface DebugState {
   hopTableRows: number;
   recordsListed: number;
   selectedPain: number | null;
+  linksDrawn: number;
+  softwareRendering: boolean;
 }
 
 async function debugState(page: Page): Promise<DebugState> {
@@ -105,6 +107,9 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)('the visualizer i
       for (const j of p.neighbours) links.add(i < j ? `${i}-${j}` : `${j}-${i}`);
     });
     expect(v.links).toBe(links.size);
+    expect(v.linksDrawn).toBe(links.size);
+    // Headless Chromium here rasterizes with SwiftShader: the page knows (it samples the links of large networks).
+    expect(v.softwareRendering).toBe(true);
     expect(v.routeHighlighted).toBe(false);
 
     await page.locator('#pains li').first().click();

@@ -9,7 +9,16 @@
 import { levelName } from '../src/vision/attention.js';
 import type { VisionRecord } from '../src/vision/record.js';
 import { type PainSnapshot, readVisionTrace } from '../src/vision/snapshot.js';
-import { layout, linksToDraw, type OkTrace, type Projection, painLevelByPeer, routePeers } from './model.js';
+import {
+  layout,
+  linksDrawnMax,
+  linksDrawnMaxGpu,
+  linksToDraw,
+  type OkTrace,
+  type Projection,
+  painLevelByPeer,
+  routePeers,
+} from './model.js';
 import { drawDelivery, drawHops, drawRouteTable, drawTimeline, levelColours } from './panels.js';
 import { VisionScene } from './scene.js';
 import './style.css';
@@ -24,8 +33,10 @@ export interface VisionDebugState {
   selectedPain: number | null;
   peers: number;
   links: number;
-  /** Links drawn (all, up to the cap of model.ts `linksDrawnMax`). */
+  /** Links drawn (all with a GPU; with software rendering up to model.ts `linksDrawnMax`). */
   linksDrawn: number;
+  /** The WebGL context rasterizes in software (scene.ts `isSoftwareRenderer`). */
+  softwareRendering: boolean;
   linksHidden: number;
   routeHops: number;
   routeSegments: number;
@@ -66,6 +77,7 @@ const state: VisionDebugState = {
   peers: 0,
   links: 0,
   linksDrawn: 0,
+  softwareRendering: false,
   linksHidden: 0,
   routeHops: 0,
   routeSegments: 0,
@@ -152,18 +164,19 @@ function drawNetwork(): void {
     important.add(i);
     for (const j of shown.peers[i]!.neighbours) important.add(j);
   }
-  const drawn = linksToDraw(l.links, important);
+  const drawn = linksToDraw(l.links, important, scene.softwareRendering ? linksDrawnMax : linksDrawnMaxGpu);
   scene.setNetwork({ ...l, links: drawn }, peerColours(shown), peerScales(shown, selected));
   state.peers = shown.peers.length;
   state.links = l.links.length / 2;
   state.linksDrawn = drawn.length / 2;
+  state.softwareRendering = scene.softwareRendering;
   state.linksHidden = l.linksHidden;
   scene.setRoute(selected ?? null);
   state.routeSegments = scene.routeSegments;
   const omitted = shown.peersTotal - shown.peers.length;
   $('netinfo').textContent =
     `${shown.peers.length} peers${omitted > 0 ? ` (the route's ${shown.neighbourhoodHops}-hop neighbourhood; ${omitted} more left out)` : ''}, ` +
-    `${state.links} links${state.linksDrawn < state.links ? ` (${state.linksDrawn} drawn: the route's neighbourhood and an even sample)` : ''}` +
+    `${state.links} links${state.linksDrawn < state.links ? ` (${state.linksDrawn} drawn, software rendering: the route's neighbourhood and an even sample; hidden while the view moves)` : ''}` +
     `${l.linksHidden > 0 ? ` (${l.linksHidden} wrapping links hidden)` : ''}`;
 }
 

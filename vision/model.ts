@@ -129,6 +129,11 @@ export function layout(s: PainSnapshot, projection: Projection): Layout {
  * sampled evenly; the page says how many were left out.
  */
 export const linksDrawnMax = 10_000;
+/**
+ * Links drawn at most with a GPU (a snapshot holds at most `snapshotPeersMaxLimit` peers with a bounded
+ * neighbour list each, so this is a bound on memory, not a visual sample).
+ */
+export const linksDrawnMaxGpu = 2_000_000;
 
 /** The links to draw: all up to `linksDrawnMax`, else those touching `important` peers and a sample. */
 export function linksToDraw(

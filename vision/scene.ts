@@ -19,6 +19,13 @@ const peerRadius = 0.12;
 export const pointsAbove = 3000;
 const up = new THREE.Vector3(0, 1, 0);
 
+/** The unmasked renderer name says it rasterizes in software. */
+export function isSoftwareRenderer(gl: WebGLRenderingContext | WebGL2RenderingContext): boolean {
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(gl.getParameter(info === null ? gl.RENDERER : info.UNMASKED_RENDERER_WEBGL));
+  return /swiftshader|llvmpipe|softpipe|software|basic render/i.test(name);
+}
+
 export class VisionScene {
   readonly renderer: THREE.WebGLRenderer;
   readonly camera: THREE.PerspectiveCamera;
@@ -33,6 +40,11 @@ export class VisionScene {
   private large = false;
   private lastView = new THREE.Matrix4();
   private stillSince = 0;
+  /**
+   * The WebGL context runs on a software rasterizer (SwiftShader, llvmpipe): then large networks draw a
+   * sample of their links, and none while the camera moves. With a GPU every link is drawn, always.
+   */
+  readonly softwareRendering: boolean;
   /** Show links while the camera moves, even in a large network. */
   linksWhileMoving = false;
   private readonly routeGroup = new THREE.Group();
@@ -54,6 +66,7 @@ export class VisionScene {
     this.renderer = new THREE.WebGLRenderer({ antialias: false });
     this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio));
     this.renderer.setClearColor(0x0b0e14);
+    this.softwareRendering = isSoftwareRenderer(this.renderer.getContext());
     container.appendChild(this.renderer.domElement);
     this.labels = document.createElement('div');
     this.labels.className = 'labels';
@@ -164,7 +177,7 @@ export class VisionScene {
       lg,
       new THREE.LineBasicMaterial({ color: n > pointsAbove ? 0x2c3754 : 0x3a4560 }),
     );
-    this.large = n > pointsAbove;
+    this.large = n > pointsAbove && this.softwareRendering;
     this.scene.add(this.links);
   }
 
