@@ -17,6 +17,10 @@ export const hopLabelsMax = 64;
 const peerRadius = 0.12;
 /** Above this many peers they are drawn as points (the instanced mesh stays for picking). */
 export const pointsAbove = 3000;
+/** The same with software rendering, where instanced meshes cost per vertex and pixel on the CPU. */
+export const pointsAboveSoftware = 500;
+/** With software rendering, more links than this are left out of frames while the camera moves. */
+export const linksWhileMovingMax = 3000;
 const up = new THREE.Vector3(0, 1, 0);
 
 /** The unmasked renderer name says it rasterizes in software. */
@@ -36,7 +40,7 @@ export class VisionScene {
   private peers: THREE.InstancedMesh | undefined;
   private points: THREE.Points | undefined;
   private links: THREE.LineSegments | undefined;
-  /** A large network: its links are left out of frames while the camera moves (see `frame`). */
+  /** Software rendering and many links: they are left out of frames while the camera moves (see `frame`). */
   private large = false;
   private lastView = new THREE.Matrix4();
   private stillSince = 0;
@@ -130,7 +134,8 @@ export class VisionScene {
     this.clearNetwork();
     const n = layout.positions.length / 3;
     this.positions = layout.positions;
-    if (n > pointsAbove) {
+    const asPoints = n > (this.softwareRendering ? pointsAboveSoftware : pointsAbove);
+    if (asPoints) {
       // Large networks: one Points draw (a few pixels a peer) instead of meshes.
       const g = new THREE.BufferGeometry();
       g.setAttribute('position', new THREE.BufferAttribute(layout.positions, 3));
@@ -145,7 +150,7 @@ export class VisionScene {
     const geometry = new THREE.IcosahedronGeometry(peerRadius, 0);
     const material = new THREE.MeshLambertMaterial({ color: 0xffffff });
     const mesh = new THREE.InstancedMesh(geometry, material, Math.max(1, n));
-    mesh.visible = n <= pointsAbove;
+    mesh.visible = !asPoints;
     mesh.count = n;
     const m = new THREE.Matrix4();
     const c = new THREE.Color();
@@ -175,9 +180,9 @@ export class VisionScene {
     lg.setAttribute('position', new THREE.BufferAttribute(lp, 3));
     this.links = new THREE.LineSegments(
       lg,
-      new THREE.LineBasicMaterial({ color: n > pointsAbove ? 0x2c3754 : 0x3a4560 }),
+      new THREE.LineBasicMaterial({ color: asPoints ? 0x2c3754 : 0x3a4560 }),
     );
-    this.large = n > pointsAbove && this.softwareRendering;
+    this.large = this.softwareRendering && (asPoints || layout.links.length / 2 > linksWhileMovingMax);
     this.scene.add(this.links);
   }
 
