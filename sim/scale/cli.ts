@@ -64,6 +64,7 @@ interface RunFlags {
   recycleRounds?: number;
   minNeighbors?: number;
   randomHops?: number;
+  spareMargin?: number;
   gapFill: boolean;
   spareEviction: boolean;
   stretchSamples: number;
@@ -95,6 +96,7 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
   if (flags.recycleRounds !== undefined) join.recycleRounds = flags.recycleRounds;
   if (flags.minNeighbors !== undefined) join.minNeighbors = flags.minNeighbors;
   if (flags.randomHops !== undefined) join.randomHopsMax = flags.randomHops;
+  if (flags.spareMargin !== undefined) join.spareEvictionMargin = flags.spareMargin;
   const joinFlags: Record<string, boolean> = {};
   if (!flags.gapFill) joinFlags.gapFill = false;
   return scaleOptionsDefault({
@@ -325,6 +327,12 @@ function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--no-gap-fill', 'no direction-steered REGISTERs into empty sectors (research)'))
     .addOption(
       new Option('--no-spare-eviction', "evict by link value only, ignoring neighbours' degrees (research)"),
+    )
+    .addOption(
+      new Option(
+        '--spare-margin <x>',
+        'eviction prefers neighbours above their minimum by this much link value only (research)',
+      ).argParser(decimalOption('--spare-margin', 0, 1)),
     )
     .addOption(new Option('--no-look-ahead', "route without neighbours' neighbours (research)"))
     .addOption(

@@ -40,8 +40,9 @@ import {
   prospectiveValue,
   type RoutingPolicy,
   registerAcceptHere,
-  registerStep,
+  registerStepVisited,
   routeHopsMax,
+  sectorPair,
   sectorTowardsFast,
   slotPeerMask,
 } from '../../src/drp/policy.js';
@@ -71,6 +72,11 @@ export interface JoinParams {
   readonly refineRounds: number;
   /** Recycling rounds (drop the worst link, register again) after the build. */
   readonly recycleRounds: number;
+  /**
+   * Spare-aware eviction prefers neighbours above their minimum by this much link value only
+   * (research; Infinity: always, the default).
+   */
+  readonly spareEvictionMargin: number;
   readonly policy: RoutingPolicy;
 }
 
@@ -90,6 +96,7 @@ export function joinParamsFor(
     gapFill: true,
     refineRounds: 0,
     recycleRounds: 1,
+    spareEvictionMargin: Number.POSITIVE_INFINITY,
     policy,
     ...over,
   };
@@ -132,6 +139,8 @@ export class ScaleNetwork implements PeerView {
   joined = 0;
   /** The order in which prepared peers join (a random order of their numbers). */
   joinOrder: Uint32Array = new Uint32Array(0);
+  /** Links are made and dropped at both ends. */
+  readonly undirected = true;
   /** Alive bit per peer, allocated by `enableChurn`; null means all alive. */
   alive: Uint8Array | null = null;
   readonly counters: JoinCounters = {
@@ -146,6 +155,10 @@ export class ScaleNetwork implements PeerView {
 
   private readonly mark: Uint32Array;
   private epoch = 0;
+  /** Peers a REGISTER walk has tried, one bit each (cleared after every walk through `walkList`). */
+  private readonly visited: Uint32Array;
+  private readonly walkList = new Uint32Array(routeHopsMax + 1);
+  private walked = 0;
   private readonly deficit = new Uint32Array(deficitQueueMax);
   private deficitHead = 0;
   private deficitLength = 0;
@@ -166,6 +179,7 @@ export class ScaleNetwork implements PeerView {
     this.degree = new Uint8Array(capacity);
     this.busy = new Uint16Array(capacity);
     this.mark = new Uint32Array(capacity);
+    this.visited = new Uint32Array(Math.ceil(capacity / 32));
     this.slotSector = new Uint8Array(this.slotStride);
   }
 
@@ -248,10 +262,9 @@ export class ScaleNetwork implements PeerView {
     this.slots[sb] = a | flag;
     this.degree[a] = this.degree[a]! + 1;
     this.degree[b] = this.degree[b]! + 1;
-    this.busy[a] =
-      this.busy[a]! | (1 << sectorTowardsFast(this.coords, a * dimensions, this.coords, b * dimensions));
-    this.busy[b] =
-      this.busy[b]! | (1 << sectorTowardsFast(this.coords, b * dimensions, this.coords, a * dimensions));
+    const pair = sectorPair(this.coords, a * dimensions, this.coords, b * dimensions);
+    this.busy[a] = this.busy[a]! | (1 << (pair & 15));
+    this.busy[b] = this.busy[b]! | (1 << (pair >>> 4));
     if (long) this.counters.longLinksMade++;
     this.evictAbove(a, this.params.softMax);
     this.evictAbove(b, this.params.softMax);
@@ -267,6 +280,7 @@ export class ScaleNetwork implements PeerView {
         this.sectorScratch,
         this.slotSector,
         this.params.policy.spareAwareEviction ? this.params.minNeighbors : 0,
+        this.params.spareEvictionMargin,
       );
       if (j < 0) return;
       const other = this.slots[self * this.slotStride + j]! & slotPeerMask;
@@ -277,18 +291,38 @@ export class ScaleNetwork implements PeerView {
       this.removeSlot(self, other);
       this.removeSlot(other, self);
       this.busy[self] = maskAfter;
-      this.busy[other] = computeBusyMask(this, other);
+      this.busy[other] = this.busyWithout(
+        other,
+        sectorTowardsFast(this.coords, other * dimensions, this.coords, self * dimensions),
+      );
       this.counters.evictions++;
       if (this.degree[other]! < this.params.minNeighbors) this.queueDeficit(other);
     }
   }
 
-  /** Removes the link a–b at both ends and recomputes both busy masks. */
+  /** Removes the link a–b at both ends and updates both busy masks. */
   unlink(a: number, b: number): void {
+    const pair = sectorPair(this.coords, a * dimensions, this.coords, b * dimensions);
     this.removeSlot(a, b);
     this.removeSlot(b, a);
-    this.busy[a] = computeBusyMask(this, a);
-    this.busy[b] = computeBusyMask(this, b);
+    this.busy[a] = this.busyWithout(a, pair & 15);
+    this.busy[b] = this.busyWithout(b, pair >>> 4);
+  }
+
+  /**
+   * `computeBusyMask` of p after it lost a link in `sector`, from its mask before (`busy` always holds
+   * the union of the current neighbours' sectors): the bit stays while another neighbour lies in that
+   * sector, so the scan stops at the first one found.
+   */
+  private busyWithout(p: number, sector: number): number {
+    const base = p * this.slotStride;
+    const deg = this.degree[p]!;
+    const off = p * dimensions;
+    for (let j = 0; j < deg; j++) {
+      const n = this.slots[base + j]! & slotPeerMask;
+      if (sectorTowardsFast(this.coords, off, this.coords, n * dimensions) === sector) return this.busy[p]!;
+    }
+    return this.busy[p]! & ~(1 << sector);
   }
 
   private removeSlot(self: number, other: number): void {
@@ -319,8 +353,24 @@ export class ScaleNetwork implements PeerView {
    */
   register(requester: number, start: number, randomHops: number, target: Uint32Array, bonus: number): number {
     this.counters.registers++;
-    const epoch = this.nextEpoch();
-    const mark = this.mark;
+    const acc = this.walk(requester, start, randomHops, target, bonus);
+    // Clear the walk's visit bits (the walk lists the peers it marked).
+    for (let i = 0; i < this.walked; i++) {
+      const p = this.walkList[i]!;
+      this.visited[p >>> 5] = 0;
+    }
+    this.walked = 0;
+    return acc;
+  }
+
+  private walk(
+    requester: number,
+    start: number,
+    randomHops: number,
+    target: Uint32Array,
+    bonus: number,
+  ): number {
+    const visited = this.visited;
     const stride = this.slotStride;
     let cur = start;
     let hops = 0;
@@ -343,7 +393,17 @@ export class ScaleNetwork implements PeerView {
         this.counters.registerFailures++;
         return -1;
       }
-      const step = registerStep(this, cur, requester, target, 0, requesterBusy, bonus, mark, epoch, slotsMax);
+      const step = registerStepVisited(
+        this,
+        cur,
+        requester,
+        target,
+        0,
+        requesterBusy,
+        bonus,
+        visited,
+        slotsMax,
+      );
       if (step === registerAcceptHere) {
         this.counters.registerHops += hops;
         return cur;
@@ -353,7 +413,8 @@ export class ScaleNetwork implements PeerView {
         this.counters.registerFailures++;
         return -1;
       }
-      mark[cur] = epoch;
+      visited[cur >>> 5] = visited[cur >>> 5]! | (1 << (cur & 31));
+      this.walkList[this.walked++] = cur;
       cur = step;
       hops++;
     }

@@ -62,6 +62,8 @@ export interface RouteGraph {
   readonly slots: Uint32Array;
   readonly slotStride: number;
   readonly degree: Uint8Array;
+  /** Every link is held at both ends (shortest paths may then be searched from both ends). */
+  readonly undirected?: boolean;
   isAlive(p: number): boolean;
 }
 
@@ -171,6 +173,7 @@ export class Router implements PeerRouter {
 /** Shortest-path hops from s to t by BFS (−1 if unreachable). `dist` is scratch of network size. */
 export function bfsHops(net: RouteGraph, s: number, t: number, dist: Int32Array, queue: Uint32Array): number {
   if (s === t) return 0;
+  if (net.undirected === true) return bidirectionalHops(net, s, t, dist, queue);
   dist.fill(-1, 0, net.count);
   let head = 0;
   let tail = 0;
@@ -191,6 +194,80 @@ export function bfsHops(net: RouteGraph, s: number, t: number, dist: Int32Array,
     }
   }
   return -1;
+}
+
+/**
+ * `bfsHops` on an undirected graph, searching from both ends: whole levels of the smaller frontier are
+ * expanded, and the first edge found between the two searches closes a shortest path (every edge that
+ * joins them during the first level that finds one gives the same length). Two searches of half the
+ * depth visit a small fraction of what one search does. `dist` must be all 0 on entry and is left so: +(d + 1) marks a peer reached from s at
+ * distance d, −(d + 1) one reached from t; the queue holds s's search from the front, t's from the back.
+ */
+function bidirectionalHops(
+  net: RouteGraph,
+  s: number,
+  t: number,
+  dist: Int32Array,
+  queue: Uint32Array,
+): number {
+  const stride = net.slotStride;
+  const slots = net.slots;
+  const degree = net.degree;
+  const n = queue.length;
+  // Forward search: queue[0 .. fTail), level [fHead, fTail); backward: queue[bTail .. n), level (bTail, bHead].
+  let fHead = 0;
+  let fTail = 0;
+  let bHead = n - 1;
+  let bTail = n - 1;
+  queue[fTail++] = s;
+  dist[s] = 1;
+  queue[bTail--] = t;
+  dist[t] = -1;
+  let found = -1;
+  while (found < 0 && fHead < fTail && bHead > bTail) {
+    if (fTail - fHead <= bHead - bTail) {
+      const levelEnd = fTail;
+      for (; fHead < levelEnd && found < 0; fHead++) {
+        const u = queue[fHead]!;
+        const du = dist[u]!;
+        const base = u * stride;
+        const deg = degree[u]!;
+        for (let j = 0; j < deg; j++) {
+          const v = slots[base + j]! & slotPeerMask;
+          const dv = dist[v]!;
+          if (dv > 0) continue;
+          if (dv < 0) {
+            found = du - dv - 1;
+            break;
+          }
+          dist[v] = du + 1;
+          queue[fTail++] = v;
+        }
+      }
+    } else {
+      const levelEnd = bTail;
+      for (; bHead > levelEnd && found < 0; bHead--) {
+        const u = queue[bHead]!;
+        const du = dist[u]!;
+        const base = u * stride;
+        const deg = degree[u]!;
+        for (let j = 0; j < deg; j++) {
+          const v = slots[base + j]! & slotPeerMask;
+          const dv = dist[v]!;
+          if (dv < 0) continue;
+          if (dv > 0) {
+            found = dv - du - 1;
+            break;
+          }
+          dist[v] = du - 1;
+          queue[bTail--] = v;
+        }
+      }
+    }
+  }
+  for (let i = 0; i < fTail; i++) dist[queue[i]!] = 0;
+  for (let i = n - 1; i > bTail; i--) dist[queue[i]!] = 0;
+  return found;
 }
 
 export interface RouteSampleOptions {

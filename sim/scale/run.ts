@@ -216,6 +216,9 @@ function joinSummary(p: JoinParams): Record<string, number | boolean> {
     gapFill: p.gapFill,
     refineRounds: p.refineRounds,
     recycleRounds: p.recycleRounds,
+    ...(p.spareEvictionMargin === Number.POSITIVE_INFINITY
+      ? {}
+      : { spareEvictionMargin: p.spareEvictionMargin }),
   };
 }
 

@@ -3,11 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { routingPolicyDefault } from '../../src/drp/policy.js';
 import { UsageError } from '../cli/args.js';
+import { SeededRng } from '../kernel/rng.js';
 import { canGridSides } from './baselines.js';
 import { checkMemory, registerScaleCommand } from './cli.js';
-import { bytesPerPeer, radixSortIndices, slotStrideFor } from './model.js';
+import { FastRng } from './fast-rng.js';
+import { bytesPerPeer, joinParamsFor, radixSortIndices, ScaleNetwork, slotStrideFor } from './model.js';
 import { canFormulaHops, mooreBoundHops, renderReport } from './report.js';
+import { bfsHops } from './routes.js';
 import { runScale, scaleOptionsDefault, stripTimings } from './run.js';
 
 describe('scale run', () => {
@@ -18,6 +22,41 @@ describe('scale run', () => {
     expect(a).toBe(b);
     const c = JSON.stringify(stripTimings(runScale({ ...opts, peers: 2000, routes: 500, seed: 'other' })));
     expect(c).not.toBe(a);
+    // Pinned: a faster build or router must compute the same network and routes.
+    const r = JSON.parse(a) as ReturnType<typeof stripTimings>;
+    expect(r.joinCounters).toEqual({
+      registers: 168817,
+      registerHops: 1311705,
+      registerFailures: 462,
+      evictions: 84861,
+      deficitDropped: 0,
+      longLinksMade: 0,
+      gapFills: 15838,
+    });
+    expect([r.neighborsMean, r.hopsMean, r.deadEnds, r.stretchMean]).toEqual([13.404, 4.954, 118, 1.0844]);
+    expect([r.churn?.beforeRepair.deadEnds, r.churn?.afterRepair.hopsMean]).toEqual([199, 4.8856]);
+  });
+
+  it('shortest paths searched from both ends equal a plain BFS', () => {
+    const net = new ScaleNetwork(
+      3000,
+      joinParamsFor(13, routingPolicyDefault),
+      new FastRng(new SeededRng('bfs')),
+    );
+    net.prepare(3000);
+    for (let i = 0; i < 3000; i++) net.joinNext();
+    const directed = { count: net.count, slots: net.slots, slotStride: net.slotStride, degree: net.degree };
+    const plain = { ...directed, isAlive: () => true };
+    const dist = new Int32Array(net.count);
+    const distPlain = new Int32Array(net.count);
+    const queue = new Uint32Array(net.count);
+    const pick = new FastRng(new SeededRng('bfs-pairs'));
+    for (let i = 0; i < 300; i++) {
+      const s = pick.int(net.count);
+      const t = pick.int(net.count);
+      expect(bfsHops(net, s, t, dist, queue)).toBe(bfsHops(plain, s, t, distPlain, queue));
+    }
+    expect(dist.every((d) => d === 0)).toBe(true);
   });
 
   it('delivers every route at 1e4 with the default policy, under 100 B per peer, and survives churn', () => {

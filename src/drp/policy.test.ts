@@ -11,8 +11,11 @@ import {
   inviteNextHop,
   longLinkFlag,
   type PeerView,
+  prospectiveValue,
   registerAcceptHere,
+  registerNoRoute,
   registerStep,
+  registerStepVisited,
   routingPolicyDefault,
   sectorPair,
   sectorTowardsFast,
@@ -144,6 +147,73 @@ describe('registerStep', () => {
     const mark = new Uint32Array(3);
     expect(registerStep(v, 0, -1, target, 0, 0x1ff, 0, mark, 1, 15)).toBe(1);
     expect(registerStep(v, 0, -1, target, 0, 0x1ff, 0.03, mark, 1, 15)).toBe(2);
+  });
+});
+
+/** `registerStep` by its definition: every candidate's full link value, slot-order argmax. */
+function registerStepReference(
+  view: PeerView,
+  self: number,
+  requester: number,
+  target: Uint32Array,
+  requesterBusy: number,
+  bonus: number,
+  mark: Uint32Array,
+  epoch: number,
+  slotsMax: number,
+): number {
+  let best = -1;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  let linked = false;
+  for (let j = 0; j < view.degree[self]!; j++) {
+    const n = view.slots[self * view.slotStride + j]! & slotPeerMask;
+    if (n === requester) linked = true;
+    if (n === requester || mark[n] === epoch) continue;
+    const v = prospectiveValue(view, n, target, 0, requesterBusy, bonus);
+    if (v > bestValue) {
+      bestValue = v;
+      best = n;
+    }
+  }
+  const selfEligible = !linked && self !== requester && view.degree[self]! < slotsMax;
+  if (selfEligible && prospectiveValue(view, self, target, 0, requesterBusy, bonus) > bestValue)
+    return registerAcceptHere;
+  return best >= 0 ? best : registerNoRoute;
+}
+
+describe('registerStepVisited', () => {
+  it('decides as registerStep and as the definition, with the same peers marked', () => {
+    const rng = new SeededRng('visited-bits');
+    const net = new ScaleNetwork(
+      800,
+      joinParamsFor(13, routingPolicyDefault),
+      new FastRng(rng.fork('build')),
+    );
+    net.prepare(800);
+    for (let i = 0; i < 800; i++) net.joinNext();
+    const pick = new FastRng(rng.fork('pick'));
+    const mark = new Uint32Array(net.count);
+    const visited = new Uint32Array(Math.ceil(net.count / 32));
+    for (let trial = 0; trial < 500; trial++) {
+      const self = pick.int(net.count);
+      const requester = pick.int(net.count);
+      mark.fill(0);
+      visited.fill(0);
+      for (let k = pick.int(6); k > 0; k--) {
+        const p = net.slots[self * net.slotStride + pick.int(net.degree[self]!)]! & slotPeerMask;
+        mark[p] = 1;
+        visited[p >>> 5] = visited[p >>> 5]! | (1 << (p & 31));
+      }
+      const target = net.coords.subarray(requester * dimensions);
+      const busy = net.busy[requester]!;
+      for (const bonus of [0, 0.03, 0.2]) {
+        const reference = registerStepReference(net, self, requester, target, busy, bonus, mark, 1, 15);
+        expect(registerStep(net, self, requester, target, 0, busy, bonus, mark, 1, 15)).toBe(reference);
+        expect(registerStepVisited(net, self, requester, target, 0, busy, bonus, visited, 15)).toBe(
+          reference,
+        );
+      }
+    }
   });
 });
 

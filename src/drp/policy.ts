@@ -70,14 +70,7 @@ const scale = 1 / 0x1_0000_0000;
 
 /** Squared normalised distance between peers a and b of one coordinate array. */
 export function peerDistanceSquared(coords: Uint32Array, a: number, b: number): number {
-  const oa = a * dimensions;
-  const ob = b * dimensions;
-  let sum = 0;
-  for (let i = 0; i < dimensions; i++) {
-    const d = ((coords[ob + i]! - coords[oa + i]!) | 0) * scale;
-    sum += d * d;
-  }
-  return sum;
+  return distanceSquaredToPoint(coords, a, coords, b * dimensions);
 }
 
 /** Squared normalised distance from peer a to a point given by (target, targetOffset). */
@@ -87,18 +80,36 @@ export function distanceSquaredToPoint(
   target: Uint32Array,
   targetOffset: number,
 ): number {
+  // Unrolled; the sum is taken in axis order, as a loop would.
   const oa = a * dimensions;
-  let sum = 0;
-  for (let i = 0; i < dimensions; i++) {
-    const d = ((target[targetOffset + i]! - coords[oa + i]!) | 0) * scale;
-    sum += d * d;
-  }
+  let d = ((target[targetOffset]! - coords[oa]!) | 0) * scale;
+  let sum = d * d;
+  d = ((target[targetOffset + 1]! - coords[oa + 1]!) | 0) * scale;
+  sum += d * d;
+  d = ((target[targetOffset + 2]! - coords[oa + 2]!) | 0) * scale;
+  sum += d * d;
+  d = ((target[targetOffset + 3]! - coords[oa + 3]!) | 0) * scale;
+  sum += d * d;
+  d = ((target[targetOffset + 4]! - coords[oa + 4]!) | 0) * scale;
+  sum += d * d;
+  d = ((target[targetOffset + 5]! - coords[oa + 5]!) | 0) * scale;
+  sum += d * d;
+  d = ((target[targetOffset + 6]! - coords[oa + 6]!) | 0) * scale;
+  sum += d * d;
+  d = ((target[targetOffset + 7]! - coords[oa + 7]!) | 0) * scale;
+  sum += d * d;
   return sum;
 }
 
-// Helmert weights 1/√(k(k+1)), k = 1..8 (index k−1). The common factor √(9/8) does not change argmax.
-const helmert = new Float64Array(dimensions);
-for (let k = 1; k <= dimensions; k++) helmert[k - 1] = 1 / Math.sqrt(k * (k + 1));
+// Helmert weights 1/√(k(k+1)), k = 1..8. The common factor √(9/8) does not change argmax.
+const h1 = 1 / Math.sqrt(1 * 2);
+const h2 = 1 / Math.sqrt(2 * 3);
+const h3 = 1 / Math.sqrt(3 * 4);
+const h4 = 1 / Math.sqrt(4 * 5);
+const h5 = 1 / Math.sqrt(5 * 6);
+const h6 = 1 / Math.sqrt(6 * 7);
+const h7 = 1 / Math.sqrt(7 * 8);
+const h8 = 1 / Math.sqrt(8 * 9);
 
 /**
  * Sector (0..8) of the wrap-around direction from point a to point b — the same value as
@@ -112,22 +123,195 @@ export function sectorTowardsFast(
   coordsB: Uint32Array,
   offsetB: number,
 ): number {
-  // Walk i from 8 down to 0, keeping the suffix sum; ties resolve to the lower index by using ≥.
-  let suffix = 0;
+  return sectorOfDifferences(
+    (coordsB[offsetB]! - coordsA[offsetA]!) | 0,
+    (coordsB[offsetB + 1]! - coordsA[offsetA + 1]!) | 0,
+    (coordsB[offsetB + 2]! - coordsA[offsetA + 2]!) | 0,
+    (coordsB[offsetB + 3]! - coordsA[offsetA + 3]!) | 0,
+    (coordsB[offsetB + 4]! - coordsA[offsetA + 4]!) | 0,
+    (coordsB[offsetB + 5]! - coordsA[offsetA + 5]!) | 0,
+    (coordsB[offsetB + 6]! - coordsA[offsetA + 6]!) | 0,
+    (coordsB[offsetB + 7]! - coordsA[offsetA + 7]!) | 0,
+  );
+}
+
+/**
+ * The argmax of the 9 vertex dot products for raw per-axis differences v0..v7 (each `(b − a) | 0`),
+ * walking i from 8 down to 0 with the suffix sum; ties go to the lower index (≥).
+ */
+function sectorOfDifferences(
+  v0: number,
+  v1: number,
+  v2: number,
+  v3: number,
+  v4: number,
+  v5: number,
+  v6: number,
+  v7: number,
+): number {
+  let w = v7 * h8;
   let best = 8;
-  let bestDot = Number.NEGATIVE_INFINITY;
-  for (let i = dimensions; i >= 0; i--) {
-    let wi = 0;
-    if (i >= 1) wi = ((coordsB[offsetB + i - 1]! - coordsA[offsetA + i - 1]!) | 0) * helmert[i - 1]!;
-    const dot = suffix - i * wi;
-    if (dot >= bestDot) {
-      bestDot = dot;
-      best = i;
-    }
-    suffix += wi;
+  let bestDot = 0 - 8 * w;
+  let suffix = w;
+  w = v6 * h7;
+  let dot = suffix - 7 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 7;
   }
+  suffix += w;
+  w = v5 * h6;
+  dot = suffix - 6 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 6;
+  }
+  suffix += w;
+  w = v4 * h5;
+  dot = suffix - 5 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 5;
+  }
+  suffix += w;
+  w = v3 * h4;
+  dot = suffix - 4 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 4;
+  }
+  suffix += w;
+  w = v2 * h3;
+  dot = suffix - 3 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 3;
+  }
+  suffix += w;
+  w = v1 * h2;
+  dot = suffix - 2 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 2;
+  }
+  suffix += w;
+  w = v0 * h1;
+  dot = suffix - w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 1;
+  }
+  suffix += w;
+  // Vertex 0: the whole sum (its own weight term is 0).
+  if (suffix >= bestDot) best = 0;
   return best;
 }
+
+/**
+ * Both sectors for raw differences v0..v7 (a → b): argmax (the sector at a) in the low 4 bits,
+ * argmin (the sector at b of b → a, valid when no axis is at exactly half a ring) in the next 4.
+ */
+function sectorPairOfDifferences(
+  v0: number,
+  v1: number,
+  v2: number,
+  v3: number,
+  v4: number,
+  v5: number,
+  v6: number,
+  v7: number,
+): number {
+  let w = v7 * h8;
+  let dot = 0 - 8 * w;
+  let best = 8;
+  let bestDot = dot;
+  let worst = 8;
+  let worstDot = dot;
+  let suffix = w;
+  w = v6 * h7;
+  dot = suffix - 7 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 7;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 7;
+  }
+  suffix += w;
+  w = v5 * h6;
+  dot = suffix - 6 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 6;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 6;
+  }
+  suffix += w;
+  w = v4 * h5;
+  dot = suffix - 5 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 5;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 5;
+  }
+  suffix += w;
+  w = v3 * h4;
+  dot = suffix - 4 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 4;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 4;
+  }
+  suffix += w;
+  w = v2 * h3;
+  dot = suffix - 3 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 3;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 3;
+  }
+  suffix += w;
+  w = v1 * h2;
+  dot = suffix - 2 * w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 2;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 2;
+  }
+  suffix += w;
+  w = v0 * h1;
+  dot = suffix - w;
+  if (dot >= bestDot) {
+    bestDot = dot;
+    best = 1;
+  }
+  if (dot <= worstDot) {
+    worstDot = dot;
+    worst = 1;
+  }
+  suffix += w;
+  // Vertex 0: the whole sum (its own weight term is 0).
+  if (suffix >= bestDot) best = 0;
+  if (suffix <= worstDot) worst = 0;
+  return best | (worst << 4);
+}
+
+const halfRing = -0x8000_0000;
 
 /**
  * Both sectors of a pair at once: the sector at a of the direction a → b in the low 4 bits, the sector
@@ -142,35 +326,30 @@ export function sectorPair(
   coordsB: Uint32Array,
   offsetB: number,
 ): number {
-  let suffix = 0;
-  let best = 8;
-  let bestDot = Number.NEGATIVE_INFINITY;
-  let worst = 8;
-  let worstDot = Number.POSITIVE_INFINITY;
-  for (let i = dimensions; i >= 0; i--) {
-    let wi = 0;
-    if (i >= 1) {
-      const diff = (coordsB[offsetB + i - 1]! - coordsA[offsetA + i - 1]!) | 0;
-      if (diff === -0x8000_0000) {
-        return (
-          sectorTowardsFast(coordsA, offsetA, coordsB, offsetB) |
-          (sectorTowardsFast(coordsB, offsetB, coordsA, offsetA) << 4)
-        );
-      }
-      wi = diff * helmert[i - 1]!;
-    }
-    const dot = suffix - i * wi;
-    if (dot >= bestDot) {
-      bestDot = dot;
-      best = i;
-    }
-    if (dot <= worstDot) {
-      worstDot = dot;
-      worst = i;
-    }
-    suffix += wi;
+  const v0 = (coordsB[offsetB]! - coordsA[offsetA]!) | 0;
+  const v1 = (coordsB[offsetB + 1]! - coordsA[offsetA + 1]!) | 0;
+  const v2 = (coordsB[offsetB + 2]! - coordsA[offsetA + 2]!) | 0;
+  const v3 = (coordsB[offsetB + 3]! - coordsA[offsetA + 3]!) | 0;
+  const v4 = (coordsB[offsetB + 4]! - coordsA[offsetA + 4]!) | 0;
+  const v5 = (coordsB[offsetB + 5]! - coordsA[offsetA + 5]!) | 0;
+  const v6 = (coordsB[offsetB + 6]! - coordsA[offsetA + 6]!) | 0;
+  const v7 = (coordsB[offsetB + 7]! - coordsA[offsetA + 7]!) | 0;
+  if (
+    v0 === halfRing ||
+    v1 === halfRing ||
+    v2 === halfRing ||
+    v3 === halfRing ||
+    v4 === halfRing ||
+    v5 === halfRing ||
+    v6 === halfRing ||
+    v7 === halfRing
+  ) {
+    return (
+      sectorTowardsFast(coordsA, offsetA, coordsB, offsetB) |
+      (sectorTowardsFast(coordsB, offsetB, coordsA, offsetA) << 4)
+    );
   }
-  return best | (worst << 4);
+  return sectorPairOfDifferences(v0, v1, v2, v3, v4, v5, v6, v7);
 }
 
 /** Whether `peer` holds a link to `other`. */
@@ -227,6 +406,53 @@ export function sectorBonusOf(
 /** Slots per peer the policy functions handle at most (scratch size). */
 export const slotStrideMax = 64;
 const distanceScratch = new Float64Array(slotStrideMax);
+const candidateScratch = new Int32Array(slotStrideMax);
+const slotIndexScratch = new Int32Array(slotStrideMax);
+const diffScratch = new Int32Array(slotStrideMax * dimensions);
+/** Sink of `registerStep`'s early read of the likely next peer's slot row (see there). */
+let _touched = 0;
+/** The same scratch read as u32 (for `sectorPair`, which takes points). */
+const diffScratchBits = new Uint32Array(diffScratch.buffer);
+
+/**
+ * `sectorBonusOf` for a peer given the raw differences target − peer (`diffs[offset .. offset+8)`,
+ * each `(b − a) | 0`): the same pair of sectors from the same operations. Only differences enter
+ * `sectorPair`, so its half-ring case runs on the differences against the origin.
+ */
+function sectorBonusOfDiffs(
+  diffs: Int32Array,
+  offset: number,
+  peerBusy: number,
+  requesterBusy: number,
+  bonus: number,
+): number {
+  if (bonus === 0 || (peerBusy & requesterBusy & 0x1ff) === 0x1ff) return 0;
+  const v0 = diffs[offset]!;
+  const v1 = diffs[offset + 1]!;
+  const v2 = diffs[offset + 2]!;
+  const v3 = diffs[offset + 3]!;
+  const v4 = diffs[offset + 4]!;
+  const v5 = diffs[offset + 5]!;
+  const v6 = diffs[offset + 6]!;
+  const v7 = diffs[offset + 7]!;
+  const pair =
+    v0 === halfRing ||
+    v1 === halfRing ||
+    v2 === halfRing ||
+    v3 === halfRing ||
+    v4 === halfRing ||
+    v5 === halfRing ||
+    v6 === halfRing ||
+    v7 === halfRing
+      ? sectorPair(zeroPoint, 0, diffScratchBits, offset)
+      : sectorPairOfDifferences(v0, v1, v2, v3, v4, v5, v6, v7);
+  let v = 0;
+  if (((peerBusy >>> (pair & 15)) & 1) === 0) v += bonus;
+  if (((requesterBusy >>> (pair >>> 4)) & 1) === 0) v += bonus;
+  return v;
+}
+
+const zeroPoint = new Uint32Array(dimensions);
 
 /** `registerStep` result: accept the REGISTER here. */
 export const registerAcceptHere = -1;
@@ -240,6 +466,12 @@ export const registerNoRoute = -2;
  * neighbours already tried). `self` accepts when it is not linked to the requester, has a free slot
  * (`degree < slotsMax`) and its own value beats every candidate — "the first peer better than all
  * its neighbours". Returns the next peer, `registerAcceptHere` or `registerNoRoute`.
+ *
+ * The result is the slot-order argmax of the link value (ties to the lower slot). It is computed
+ * without evaluating every value: distances first; the nearest candidate's value seeds the best; a
+ * candidate whose value cannot reach the best so far (−d + 2·bonus below it: a value is −d plus 0, one
+ * or two bonuses) is skipped without its sectors, the costly part; a candidate that ties the best wins
+ * only from a lower slot.
  */
 export function registerStep(
   view: PeerView,
@@ -253,55 +485,179 @@ export function registerStep(
   epoch: number,
   slotsMax: number,
 ): number {
+  return registerStepOf(
+    view,
+    self,
+    requester,
+    target,
+    targetOffset,
+    requesterBusy,
+    bonus,
+    mark,
+    epoch,
+    slotsMax,
+  );
+}
+
+/**
+ * `registerStep` with the tried peers as a bit set (bit p of `visited`: word p >>> 5, bit p & 31)
+ * instead of epoch marks: N/8 bytes that stay in cache where N epoch marks (4N bytes) do not. The same
+ * decision: both forms share one body.
+ */
+export function registerStepVisited(
+  view: PeerView,
+  self: number,
+  requester: number,
+  target: Uint32Array,
+  targetOffset: number,
+  requesterBusy: number,
+  bonus: number,
+  visited: Uint32Array,
+  slotsMax: number,
+): number {
+  return registerStepOf(
+    view,
+    self,
+    requester,
+    target,
+    targetOffset,
+    requesterBusy,
+    bonus,
+    visited,
+    -1,
+    slotsMax,
+  );
+}
+
+/** The body of `registerStep` (`epoch` ≥ 0: epoch marks) and `registerStepVisited` (`epoch` −1: bit set). */
+function registerStepOf(
+  view: PeerView,
+  self: number,
+  requester: number,
+  target: Uint32Array,
+  targetOffset: number,
+  requesterBusy: number,
+  bonus: number,
+  mark: Uint32Array,
+  epoch: number,
+  slotsMax: number,
+): number {
+  const bits = epoch < 0;
+  const coords = view.coords;
+  const slots = view.slots;
   const base = self * view.slotStride;
   const deg = view.degree[self]!;
-  // Pass 1: distances only. A candidate farther than the nearest by more than two bonuses cannot win,
-  // so sectors (the costly part of a link value) are computed only for the few that can.
+  const t0 = target[targetOffset]!;
+  const t1 = target[targetOffset + 1]!;
+  const t2 = target[targetOffset + 2]!;
+  const t3 = target[targetOffset + 3]!;
+  const t4 = target[targetOffset + 4]!;
+  const t5 = target[targetOffset + 5]!;
+  const t6 = target[targetOffset + 6]!;
+  const t7 = target[targetOffset + 7]!;
+  // Pass 1: squared distances only, into a compact candidate list (slot order kept).
   const dist = distanceScratch;
+  const cand = candidateScratch;
+  const slotOf = slotIndexScratch;
+  const diffs = diffScratch;
+  const busy = view.busy;
+  let count = 0;
   let nearest = Number.POSITIVE_INFINITY;
-  let nearestPeer = -1;
+  let nearestIndex = -1;
   let linked = false;
   for (let j = 0; j < deg; j++) {
-    const n = view.slots[base + j]! & slotPeerMask;
+    const n = slots[base + j]! & slotPeerMask;
     if (n === requester) {
       linked = true;
       continue;
     }
-    if (mark[n] === epoch) continue;
-    const d = Math.sqrt(distanceSquaredToPoint(view.coords, n, target, targetOffset));
-    dist[j] = d;
-    if (d < nearest) {
-      nearest = d;
-      nearestPeer = n;
+    if (bits ? ((mark[n >>> 5]! >>> (n & 31)) & 1) !== 0 : mark[n] === epoch) continue;
+    const o = n * dimensions;
+    // The same sum, in the same order, as `distanceSquaredToPoint`; the raw differences are kept for
+    // the sectors (`sectorBonusOfDiffs`).
+    const od = count * dimensions;
+    let r = (t0 - coords[o]!) | 0;
+    diffs[od] = r;
+    let e = r * scale;
+    let sum = e * e;
+    r = (t1 - coords[o + 1]!) | 0;
+    diffs[od + 1] = r;
+    e = r * scale;
+    sum += e * e;
+    r = (t2 - coords[o + 2]!) | 0;
+    diffs[od + 2] = r;
+    e = r * scale;
+    sum += e * e;
+    r = (t3 - coords[o + 3]!) | 0;
+    diffs[od + 3] = r;
+    e = r * scale;
+    sum += e * e;
+    r = (t4 - coords[o + 4]!) | 0;
+    diffs[od + 4] = r;
+    e = r * scale;
+    sum += e * e;
+    r = (t5 - coords[o + 5]!) | 0;
+    diffs[od + 5] = r;
+    e = r * scale;
+    sum += e * e;
+    r = (t6 - coords[o + 6]!) | 0;
+    diffs[od + 6] = r;
+    e = r * scale;
+    sum += e * e;
+    r = (t7 - coords[o + 7]!) | 0;
+    diffs[od + 7] = r;
+    e = r * scale;
+    sum += e * e;
+    dist[count] = sum;
+    cand[count] = n;
+    slotOf[count] = j;
+    if (sum < nearest) {
+      nearest = sum;
+      nearestIndex = count;
     }
+    count++;
   }
-  // The nearest candidate's full value is achieved by some candidate, so any candidate whose value
-  // cannot reach it (−d + 2·bonus below it) is skipped without changing the slot-order argmax.
-  const bound =
-    nearestPeer < 0
-      ? Number.NEGATIVE_INFINITY
-      : -nearest + sectorBonusOf(view, nearestPeer, target, targetOffset, requesterBusy, bonus);
+  // Any candidate can seed the best (the scan below finds the slot-order argmax from any seed); the
+  // nearest one prunes the most.
   let best = -1;
   let bestValue = Number.NEGATIVE_INFINITY;
-  for (let j = 0; j < deg; j++) {
-    const n = view.slots[base + j]! & slotPeerMask;
-    if (n === requester || mark[n] === epoch) continue;
-    const d = dist[j]!;
-    if (-d + 2 * bonus < bound) continue;
-    const v = -d + sectorBonusOf(view, n, target, targetOffset, requesterBusy, bonus);
-    if (v > bestValue) {
-      bestValue = v;
-      best = n;
+  if (nearestIndex >= 0) {
+    // The nearest candidate is usually the next hop: reading its first slot now starts fetching its
+    // slot row (a cache miss in a large network) while the sectors below are computed.
+    _touched ^= slots[cand[nearestIndex]! * view.slotStride]!;
+    best = nearestIndex;
+    bestValue =
+      -Math.sqrt(nearest) +
+      sectorBonusOfDiffs(diffs, nearestIndex * dimensions, busy[cand[nearestIndex]!]!, requesterBusy, bonus);
+    const reach = 2 * bonus;
+    // A squared distance above `skipAbove` is a distance more than reach − bestValue + 1e-9, so the
+    // exact test below would skip it too (with a margin far above rounding): no square root needed.
+    let margin = reach - bestValue + 1e-9;
+    let skipAbove = margin * margin;
+    for (let k = 0; k < count; k++) {
+      if (k === nearestIndex) continue;
+      const sum = dist[k]!;
+      if (sum > skipAbove) continue;
+      const d = Math.sqrt(sum);
+      // −d + sector bonus ≤ −d + 2·bonus (rounding is monotonic), so this candidate cannot beat the best.
+      if (-d + reach < bestValue) continue;
+      const v = -d + sectorBonusOfDiffs(diffs, k * dimensions, busy[cand[k]!]!, requesterBusy, bonus);
+      if (v > bestValue || (v === bestValue && slotOf[k]! < slotOf[best]!)) {
+        bestValue = v;
+        best = k;
+        margin = reach - bestValue + 1e-9;
+        skipAbove = margin * margin;
+      }
     }
   }
   if (!linked && self !== requester && deg < slotsMax) {
-    const d = Math.sqrt(distanceSquaredToPoint(view.coords, self, target, targetOffset));
+    const d = Math.sqrt(distanceSquaredToPoint(coords, self, target, targetOffset));
     if (-d + 2 * bonus > bestValue) {
       const own = -d + sectorBonusOf(view, self, target, targetOffset, requesterBusy, bonus);
       if (own > bestValue) return registerAcceptHere;
     }
   }
-  return best >= 0 ? best : registerNoRoute;
+  return best >= 0 ? cand[best]! : registerNoRoute;
 }
 
 /**
@@ -323,9 +679,18 @@ export function inviteNextHop(
 ): number {
   const coords = view.coords;
   const slots = view.slots;
+  const degree = view.degree;
   const stride = view.slotStride;
   const base = self * stride;
-  const deg = view.degree[self]!;
+  const deg = degree[self]!;
+  const t0 = target[targetOffset]!;
+  const t1 = target[targetOffset + 1]!;
+  const t2 = target[targetOffset + 2]!;
+  const t3 = target[targetOffset + 3]!;
+  const t4 = target[targetOffset + 4]!;
+  const t5 = target[targetOffset + 5]!;
+  const t6 = target[targetOffset + 6]!;
+  const t7 = target[targetOffset + 7]!;
   let best = -1;
   let bestScore = Number.POSITIVE_INFINITY;
   let bestOwn = Number.POSITIVE_INFINITY;
@@ -336,11 +701,33 @@ export function inviteNextHop(
     let score = own;
     if (lookAhead && own > 0) {
       const nb = n * stride;
-      const nd = view.degree[n]!;
+      const nd = degree[n]!;
+      // A neighbour's score matters only while it can reach the best score so far (ties included), so
+      // an advertised point whose partial sum over the first axes already exceeds both its running score
+      // and the best is dropped: partial sums of squares only grow, and a score above the best loses
+      // either way. The sums run in axis order, as in `distanceSquaredToPoint`.
       for (let k = 0; k < nd; k++) {
         const m = slots[nb + k]! & slotPeerMask;
         if (m === self) continue;
-        const dm = distanceSquaredToPoint(coords, m, target, targetOffset);
+        const limit = Math.min(score, bestScore);
+        const o = m * dimensions;
+        let e = ((t0 - coords[o]!) | 0) * scale;
+        let dm = e * e;
+        e = ((t1 - coords[o + 1]!) | 0) * scale;
+        dm += e * e;
+        e = ((t2 - coords[o + 2]!) | 0) * scale;
+        dm += e * e;
+        e = ((t3 - coords[o + 3]!) | 0) * scale;
+        dm += e * e;
+        if (dm > limit) continue;
+        e = ((t4 - coords[o + 4]!) | 0) * scale;
+        dm += e * e;
+        e = ((t5 - coords[o + 5]!) | 0) * scale;
+        dm += e * e;
+        e = ((t6 - coords[o + 6]!) | 0) * scale;
+        dm += e * e;
+        e = ((t7 - coords[o + 7]!) | 0) * scale;
+        dm += e * e;
         if (dm < score) score = dm;
       }
     }
@@ -359,8 +746,9 @@ export function inviteNextHop(
  * Slot index (0..degree−1) of the link `self` drops when above its soft maximum: the lowest
  * existing-link value, −distance plus the bonus when the link is the only one in its sector at
  * `self`. Long links are exempt. With `spareAboveDegree` > 0, neighbours whose degree exceeds it are
- * preferred as victims (no re-registration cascade). Returns −1 when every link is long. `sectorScratch` holds 9 counts
- * and `slotSector` one sector per slot (both scratch, overwritten).
+ * preferred as victims (no re-registration cascade); with a finite `spareMargin` (a research variant)
+ * they are preferred only by that much link value. Returns −1 when every link is long. `sectorScratch`
+ * holds 9 counts and `slotSector` one sector per slot (both scratch, overwritten).
  */
 export function evictionVictim(
   view: PeerView,
@@ -369,17 +757,53 @@ export function evictionVictim(
   sectorScratch: Uint8Array,
   slotSector: Uint8Array,
   spareAboveDegree = 0,
+  spareMargin = Number.POSITIVE_INFINITY,
 ): number {
   const base = self * view.slotStride;
   const deg = view.degree[self]!;
   const coords = view.coords;
   const off = self * dimensions;
+  const linkDistance = distanceScratch;
   sectorScratch.fill(0, 0, dimensions + 1);
+  const a0 = coords[off]!;
+  const a1 = coords[off + 1]!;
+  const a2 = coords[off + 2]!;
+  const a3 = coords[off + 3]!;
+  const a4 = coords[off + 4]!;
+  const a5 = coords[off + 5]!;
+  const a6 = coords[off + 6]!;
+  const a7 = coords[off + 7]!;
   for (let j = 0; j < deg; j++) {
-    const n = view.slots[base + j]! & slotPeerMask;
-    const s = sectorTowardsFast(coords, off, coords, n * dimensions);
+    const o = (view.slots[base + j]! & slotPeerMask) * dimensions;
+    // One set of differences gives the sector (`sectorTowardsFast`) and the distance (`peerDistanceSquared`).
+    const v0 = (coords[o]! - a0) | 0;
+    const v1 = (coords[o + 1]! - a1) | 0;
+    const v2 = (coords[o + 2]! - a2) | 0;
+    const v3 = (coords[o + 3]! - a3) | 0;
+    const v4 = (coords[o + 4]! - a4) | 0;
+    const v5 = (coords[o + 5]! - a5) | 0;
+    const v6 = (coords[o + 6]! - a6) | 0;
+    const v7 = (coords[o + 7]! - a7) | 0;
+    const s = sectorOfDifferences(v0, v1, v2, v3, v4, v5, v6, v7);
     slotSector[j] = s;
     sectorScratch[s] = sectorScratch[s]! + 1;
+    let e = v0 * scale;
+    let sum = e * e;
+    e = v1 * scale;
+    sum += e * e;
+    e = v2 * scale;
+    sum += e * e;
+    e = v3 * scale;
+    sum += e * e;
+    e = v4 * scale;
+    sum += e * e;
+    e = v5 * scale;
+    sum += e * e;
+    e = v6 * scale;
+    sum += e * e;
+    e = v7 * scale;
+    sum += e * e;
+    linkDistance[j] = Math.sqrt(sum);
   }
   let worst = -1;
   let worstValue = Number.POSITIVE_INFINITY;
@@ -388,12 +812,18 @@ export function evictionVictim(
     const slot = view.slots[base + j]!;
     if (slot >= longLinkFlag) continue;
     const n = slot & slotPeerMask;
-    let v = -Math.sqrt(peerDistanceSquared(coords, self, n));
+    let v = -linkDistance[j]!;
     if (sectorScratch[slotSector[j]!] === 1) v += bonus;
     // With `spareAboveDegree`, a neighbour that can lose a link without falling below it (its advertised
     // degree is higher) is dropped before any neighbour that cannot, which would have to register again.
     const spare = spareAboveDegree > 0 && view.degree[n]! > spareAboveDegree;
-    if ((spare && !worstSpare) || (spare === worstSpare && v < worstValue)) {
+    if (spareMargin !== Number.POSITIVE_INFINITY) {
+      if (spare) v -= spareMargin;
+      if (v < worstValue) {
+        worstValue = v;
+        worst = j;
+      }
+    } else if ((spare && !worstSpare) || (spare === worstSpare && v < worstValue)) {
       worstValue = v;
       worst = j;
       worstSpare = spare;
