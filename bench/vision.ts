@@ -21,18 +21,10 @@ import { SeededRng } from '../sim/kernel/rng.js';
 import { FastRng } from '../sim/scale/fast-rng.js';
 import { joinParamsFor, ScaleNetwork } from '../sim/scale/model.js';
 import { scaleOptionsDefault } from '../sim/scale/run.js';
+import { modelSnapshot, traceRoute } from '../sim/scale/snapshot.js';
 import { visionAssetsDir } from '../sim/vision/cli.js';
 import { startVisionServer } from '../sim/vision/server.js';
-import { axisRingSize, dimensions, distance } from '../src/id/geometry.js';
-import { AttentionLevel } from '../src/vision/attention.js';
-import {
-  type PainSnapshot,
-  type SnapshotHop,
-  type SnapshotPeer,
-  snapshotItemFields,
-  snapshotLayoutVersion,
-  traceItemKindSnapshot,
-} from '../src/vision/snapshot.js';
+import { type PainSnapshot, snapshotItemFields, traceItemKindSnapshot } from '../src/vision/snapshot.js';
 import { MemoryTraceSink, traceHeader } from '../src/vision/trace.js';
 import type { BenchFigures, BenchOptions } from './lib.js';
 
@@ -42,90 +34,24 @@ function argValue(args: readonly string[], name: string, fallback: number): numb
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
-/** A snapshot of `peers` peers grown by the scale model, with one greedy route as its pain. */
+/** A snapshot of all `peers` peers grown by the scale model, with one routed pair as its pain. */
 export function scaleSnapshot(peers: number, seed = 'bench-vision'): PainSnapshot {
   const opts = scaleOptionsDefault({ peers, seed });
   const params = joinParamsFor(opts.neighbors, opts.policy, opts.join);
   const net = new ScaleNetwork(peers, params, new FastRng(new SeededRng(seed).fork('build')));
   net.prepare(peers);
   for (let i = 0; i < peers; i++) net.joinNext();
-  const nb = (p: number): number[] =>
-    Array.from(net.slots.subarray(p * net.slotStride, p * net.slotStride + net.degree[p]!));
-  const point = (p: number): Uint32Array => net.coords.subarray(p * dimensions, (p + 1) * dimensions);
-  const dist = (a: number, b: number): number => distance(point(a), 0, point(b), 0);
   const rng = new SeededRng(seed).fork('route');
   const source = rng.int(peers);
   const target = rng.int(peers);
-  const hops: SnapshotHop[] = [];
-  let at = source;
-  for (let h = 0; h < 40 && at !== target; h++) {
-    const cands = nb(at).map((j) => ({ j, d: dist(j, target) }));
-    const best = cands.reduce((a, b) => (b.d < a.d ? b : a), { j: -1, d: Number.POSITIVE_INFINITY });
-    const here = dist(at, target);
-    const next = best.d < here ? best.j : -1;
-    hops.push({
-      timeMs: 1000 + h * 30,
-      tx: 'I0',
-      peerName: `P${at}`,
-      peer: at,
-      distance: here,
-      chosen: next < 0 ? '' : next.toString(16).padStart(16, '0'),
-      chosenPeer: next,
-      chosenDistance: next < 0 ? -1 : best.d,
-      considered: cands
-        .slice(0, 32)
-        .map((c) => ({ regId: c.j.toString(16).padStart(8, '0'), peer: c.j, distance: c.d })),
-      decision:
-        next < 0 ? 'INVITE at a local minimum: refused' : h === 0 ? 'INVITE sent' : 'INVITE forwarded',
-      hopsRemaining: 30 - h,
-    });
-    if (next < 0) break;
-    at = next;
-  }
-  const list: SnapshotPeer[] = [];
-  for (let p = 0; p < peers; p++) {
-    list.push({
-      name: `P${p}`,
-      regId: p.toString(16).padStart(16, '0'),
-      point: Array.from(point(p), (c) => c / axisRingSize),
-      neighbours: nb(p),
-      neighboursOutside: 0,
-      online: true,
-      offline: '',
-      nat: 'open',
-      isp: 'default',
-      rating: 1,
-      entry: p < 8,
-    });
-  }
-  return {
-    layout: snapshotLayoutVersion,
-    number: 1,
-    pain: {
-      timeMs: 2000,
-      peer: `P${source}`,
-      module: 'drp',
-      level: AttentionLevel.strongPain,
-      message: 'INVITE failed: bench route',
-      attributes: { txs: 'I0' },
-    },
-    eventIndex: 0,
-    eventHash: '0000000000000000',
-    peersTotal: peers,
-    selection: 'all',
+  const traced = traceRoute(net, opts.policy, null, source, target);
+  return modelSnapshot(net, source, target, traced, {
+    peersMax: peers,
     neighbourhoodHops: 0,
-    peers: list,
-    route: {
-      txs: ['I0'],
-      sourceName: `P${source}`,
-      source,
-      target: target.toString(16).padStart(16, '0'),
-      targetPeer: target,
-      hops,
-    },
-    records: [],
+    number: 1,
     faults: [],
-  };
+    entryPeers: 0,
+  });
 }
 
 export async function run(opts: BenchOptions): Promise<BenchFigures> {

@@ -2,7 +2,8 @@
  * The visualizer in Debian's Chromium (headless, through playwright-core): loads the committed sample
  * trace from `drp-sim vision`'s server, checks the scene through the page's debug state (`window.__vision`),
  * selects the first pain and checks its route is drawn and its per-hop table filled, and saves a
- * screenshot under reports/. A corrupt trace must give a message on the page, not a blank screen.
+ * screenshot under reports/; shows a scale-model trace (a route's neighbourhood in a larger network). A
+ * corrupt trace must give a message on the page, not a blank screen.
  *
  * Needs /usr/bin/chromium (`.ci/run` installs it); outside CI the test is skipped when it is missing.
  */
@@ -12,8 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeScaleTrace } from '../sim/scale/cli.js';
+import { runScale, scaleOptionsDefault } from '../sim/scale/run.js';
 import { startVisionServer, type VisionServer } from '../sim/vision/server.js';
-import { readVisionTrace } from '../src/vision/snapshot.js';
+import { type PainSnapshot, readVisionTrace } from '../src/vision/snapshot.js';
 
 const root = join(import.meta.dirname, '..');
 const chromiumPath = '/usr/bin/chromium';
@@ -74,11 +77,17 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)('the visualizer i
     corrupt.fill(0x5a, 2000, 2100);
     writeFileSync(join(dir, 'corrupt.trace'), corrupt);
     writeFileSync(join(dir, 'junk.trace'), 'this is not a trace');
+    // A scale-model trace: 3,000 peers, plain greedy, its first failed route and the route's neighbourhood.
+    const opts = scaleOptionsDefault({ peers: 3000, routes: 2000, seed: 'browser' });
+    const plain = { ...opts, policy: { ...opts.policy, lookAhead: false, backtrack: false } };
+    const snaps: PainSnapshot[] = [];
+    runScale(plain, { snapshots: { max: 1, peersMax: 500, onSnapshot: (x) => snaps.push(x) } });
+    writeScaleTrace(join(dir, 'scale.trace'), 'browser', plain, 'drp-sim --peers 3000 --seed browser', snaps);
     server = await startVisionServer({
       port: 0,
       assetsDir,
       reportsDir: join(root, 'reports', 'samples'),
-      files: [join(dir, 'corrupt.trace'), join(dir, 'junk.trace')],
+      files: [join(dir, 'corrupt.trace'), join(dir, 'junk.trace'), join(dir, 'scale.trace')],
     });
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
   }, 120_000);
@@ -132,6 +141,33 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)('the visualizer i
     await page.waitForTimeout(800); // the camera's move to the route
     mkdirSync(join(root, 'reports'), { recursive: true });
     await page.screenshot({ path: join(root, 'reports', 'vision-sample.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("shows a scale-model trace: the route's neighbourhood, what was left out, the route", async () => {
+    const expected = readVisionTrace(new Uint8Array(readFileSync(join(dir, 'scale.trace'))));
+    if (!expected.ok) throw new Error(expected.message);
+    const first = expected.snapshots[0]!;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}#trace=${encodeURIComponent('file/scale.trace')}`);
+    await settled(page);
+    let v = await debugState(page);
+    expect(v.error).toBeNull();
+    expect(v.peers).toBe(first.peers.length);
+    expect(first.peersTotal).toBeGreaterThan(first.peers.length);
+    expect(await page.locator('#netinfo').textContent()).toMatch(
+      new RegExp(`${first.peersTotal - first.peers.length} more left out`),
+    );
+    await page.locator('#pains li').first().click();
+    await page.waitForFunction(
+      () => (globalThis as unknown as { __vision: DebugState }).__vision.selectedPain === 1,
+    );
+    v = await debugState(page);
+    expect(v.routeHighlighted).toBe(true);
+    expect(v.hopTableRows).toBe(first.route!.hops.length);
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);

@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { routingPolicyDefault, slotStrideMax } from '../../src/drp/policy.js';
+import { type PainSnapshot, snapshotItemFields, traceItemKindSnapshot } from '../../src/vision/snapshot.js';
+import { type JsonObject, traceHeader } from '../../src/vision/trace.js';
 import {
   countOption,
   decimalOption,
@@ -30,6 +32,8 @@ import {
   Progress,
   UsageError,
 } from '../cli/args.js';
+import { FileTraceSink, traceCreatedBy } from '../trace/file-sink.js';
+import { projectCommit, projectSourceHash } from '../vision/build-info.js';
 import { renderReport } from './report.js';
 import {
   estimateBytes,
@@ -68,6 +72,8 @@ interface RunFlags {
   gapFill: boolean;
   spareEviction: boolean;
   stretchSamples: number;
+  trace?: string;
+  snapshots: number;
 }
 
 /** Throws a UsageError when the run would not fit this machine's memory. */
@@ -125,7 +131,13 @@ export const interruptPollMs = 100;
  * Runs one configuration in a worker thread, with progress on stderr and Ctrl-C handling: the first
  * Ctrl-C stops the run at its next progress check (the result says `interrupted`).
  */
-export function runWithProgress(opts: ScaleOptions, quiet: boolean): Promise<ScaleResult> {
+export function runWithProgress(
+  opts: ScaleOptions,
+  quiet: boolean,
+  snapshots: PainSnapshot[] | null = null,
+  snapshotsMax = 0,
+): Promise<ScaleResult> {
+  const onSnapshot = (s: PainSnapshot): void => void snapshots?.push(s);
   const bars = new Map<string, Progress>();
   const progress = (phase: string, done: number, total: number): void => {
     let bar = bars.get(phase);
@@ -144,6 +156,7 @@ export function runWithProgress(opts: ScaleOptions, quiet: boolean): Promise<Sca
           progress(phase, done, total);
           return true;
         },
+        ...(snapshotsMax > 0 ? { snapshots: { max: snapshotsMax, onSnapshot } } : {}),
       }),
     );
   }
@@ -151,7 +164,7 @@ export function runWithProgress(opts: ScaleOptions, quiet: boolean): Promise<Sca
   const stopBuffer = new SharedArrayBuffer(4);
   const stop = new Int32Array(stopBuffer);
   const worker = new Worker(workerUrl, {
-    workerData: { opts, stop: stopBuffer } satisfies WorkerInput,
+    workerData: { opts, stop: stopBuffer, snapshotsMax } satisfies WorkerInput,
   });
   const poll = setInterval(() => {
     if (interrupt.requested) Atomics.store(stop, 0, 1);
@@ -166,6 +179,8 @@ export function runWithProgress(opts: ScaleOptions, quiet: boolean): Promise<Sca
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') {
         progress(m.phase, m.done, m.total);
+      } else if (m.type === 'snapshot') {
+        onSnapshot(m.snapshot);
       } else {
         finish();
         resolve(m.result);
@@ -182,6 +197,53 @@ export function runWithProgress(opts: ScaleOptions, quiet: boolean): Promise<Sca
       }
     });
   });
+}
+
+/** The command line that rebuilds a run (the scale model replays by rerunning: same seed, same network). */
+export function rerunCommand(flags: RunFlags, seed: string): string {
+  const parts = [
+    `drp-sim --peers ${flags.peers} --topology ${flags.topology} --neighbors ${flags.neighbors}`,
+  ];
+  parts.push(`--routes ${flags.routes}`);
+  if (flags.churn > 0) parts.push(`--churn ${flags.churn}`);
+  if (flags.longLinks !== undefined) parts.push(`--long-links ${flags.longLinks}`);
+  if (flags.sectorBonus !== undefined) parts.push(`--sector-bonus ${flags.sectorBonus}`);
+  if (flags.refineRounds !== undefined) parts.push(`--refine-rounds ${flags.refineRounds}`);
+  if (flags.recycleRounds !== undefined) parts.push(`--recycle-rounds ${flags.recycleRounds}`);
+  if (flags.minNeighbors !== undefined) parts.push(`--min-neighbors ${flags.minNeighbors}`);
+  if (flags.randomHops !== undefined) parts.push(`--random-hops ${flags.randomHops}`);
+  if (!flags.gapFill) parts.push('--no-gap-fill');
+  if (!flags.spareEviction) parts.push('--no-spare-eviction');
+  if (!flags.lookAhead) parts.push('--no-look-ahead');
+  if (!flags.backtrack) parts.push('--no-backtrack');
+  if (flags.stretchSamples !== 16) parts.push(`--stretch-samples ${flags.stretchSamples}`);
+  parts.push(`--seed ${seed}`);
+  if (flags.trace !== undefined) parts.push(`--trace ${flags.trace} --snapshots ${flags.snapshots}`);
+  return parts.join(' ');
+}
+
+/** Writes a scale run's pain snapshots as a trace; its key names the run and the command that rebuilds it. */
+export function writeScaleTrace(
+  path: string,
+  seed: string,
+  opts: ScaleOptions,
+  rerun: string,
+  snapshots: readonly PainSnapshot[],
+): void {
+  const sink = new FileTraceSink(path);
+  sink.writeHeader(
+    traceHeader(
+      seed,
+      {
+        scenario: 'scale',
+        rerun,
+        options: JSON.parse(JSON.stringify(opts)) as JsonObject,
+      },
+      traceCreatedBy(projectCommit(), projectSourceHash()),
+    ),
+  );
+  for (const s of snapshots) sink.writeItem(traceItemKindSnapshot, snapshotItemFields(s));
+  sink.close();
 }
 
 /** Ends an action's promise: a failure is one line on stderr and exit code 1. */
@@ -361,25 +423,49 @@ export function registerScaleCommand(program: Command): void {
         .argParser(decimalOption('--churn', 0, 0.9))
         .default(0),
     )
+    .addOption(
+      new Option(
+        '--trace <file>',
+        'write pain snapshots of failed routes (or, when none failed, of routes that met a local minimum) ' +
+          'to this trace, for drp-sim vision (8d only)',
+      ),
+    )
+    .addOption(
+      new Option('--snapshots <n>', 'pain snapshots in the trace at most')
+        .argParser(countOption('--snapshots', 1, 1000))
+        .default(5),
+    )
     .action((flags: RunFlags) => {
       const seed = flags.seed ?? defaultSeed();
       const opts = optionsFromFlags(flags, seed);
       checkMemory(opts);
       if (flags.seed === undefined) process.stderr.write(`seed ${seed} (replay with --seed ${seed})\n`);
+      if (flags.trace !== undefined && opts.topology !== '8d')
+        throw new UsageError('--trace takes pain snapshots of the 8d topology only');
+      const snapshots: PainSnapshot[] = [];
       return settle(
-        runWithProgress(opts, false).then((result) => {
-          if (interruptedExit([result])) return;
-          if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
-          if (flags.json === true) {
-            process.stdout.write(`${JSON.stringify(result)}\n`);
-            return;
-          }
-          process.stdout.write(`${summaryTable([result])}\n`);
-          process.stdout.write(
-            `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
-          );
-          process.stdout.write(churnLines(result));
-        }),
+        runWithProgress(opts, false, snapshots, flags.trace === undefined ? 0 : flags.snapshots).then(
+          (result) => {
+            if (interruptedExit([result])) return;
+            if (flags.trace !== undefined) {
+              writeScaleTrace(flags.trace, seed, opts, rerunCommand(flags, seed), snapshots);
+              process.stderr.write(
+                `trace: ${flags.trace} (${snapshots.length} pain snapshot${snapshots.length === 1 ? '' : 's'}); ` +
+                  `look at it: npm run drp-sim -- vision --text ${flags.trace}, or drp-sim vision --trace ${flags.trace}\n`,
+              );
+            }
+            if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
+            if (flags.json === true) {
+              process.stdout.write(`${JSON.stringify(result)}\n`);
+              return;
+            }
+            process.stdout.write(`${summaryTable([result])}\n`);
+            process.stdout.write(
+              `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
+            );
+            process.stdout.write(churnLines(result));
+          },
+        ),
       );
     });
 

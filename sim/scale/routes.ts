@@ -80,11 +80,26 @@ export interface PeerRouter {
   readonly lastDeadEndHop: number;
 }
 
+/** How a route step was taken: a retry's random hop, greedy (with look-ahead), the fallback, or back. */
+export type RouteStepKind = 'random' | 'greedy' | 'fallback' | 'back';
+
+/** Sees every step of the routes a `Router` takes (for pain snapshots, sim/scale/snapshot.ts). */
+export interface RouteObserver {
+  beginAttempt(start: number): void;
+  step(from: number, to: number, kind: RouteStepKind): void;
+  /** A local minimum of the policy at `at`. */
+  deadEnd(at: number): void;
+  /** The attempt gave up at `at`. */
+  failed(at: number): void;
+}
+
 /** The DRP INVITE router (policy of `src/drp/policy.ts`) over a `RoutableNetwork`. */
 export class Router implements PeerRouter {
   private readonly stack = new Uint32Array(routeHopsMax + 2);
   lastDeadEndHop = -1;
   lastDeadEndPeer = -1;
+  /** Told of every step when set (costs nothing when null). */
+  observer: RouteObserver | null = null;
 
   /** `rng` drives the random hops of retries; without one a failed search is final. */
   constructor(
@@ -99,10 +114,13 @@ export class Router implements PeerRouter {
     let total = 0;
     for (let attempt = 0; attempt < inviteAttemptsMax; attempt++) {
       let start = s;
+      this.observer?.beginAttempt(s);
       for (let r = 0; r < attempt * retryRandomHops && this.rng !== null; r++) {
         const deg = this.net.degree[start]!;
         if (deg === 0) break;
+        const from = start;
         start = this.net.slots[start * this.net.slotStride + this.rng.int(deg)]! & slotPeerMask;
+        this.observer?.step(from, start, 'random');
         total++;
         if (start === t) return total;
       }
@@ -132,9 +150,14 @@ export class Router implements PeerRouter {
     let bestDepth = 0;
     mark[cur] = epoch;
     this.stack[0] = cur;
+    const observer = this.observer;
     while (cur !== t) {
-      if (steps >= stepsMax) return -(steps + 1);
+      if (steps >= stepsMax) {
+        observer?.failed(cur);
+        return -(steps + 1);
+      }
       let next = -1;
+      let kind: RouteStepKind = 'greedy';
       if (depth < routeHopsMax) {
         next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, false);
         if (next < 0) {
@@ -142,13 +165,19 @@ export class Router implements PeerRouter {
             this.lastDeadEndHop = steps;
             this.lastDeadEndPeer = cur;
           }
-          if (!backtrack) return -(steps + 1);
+          observer?.deadEnd(cur);
+          if (!backtrack) {
+            observer?.failed(cur);
+            return -(steps + 1);
+          }
           if (depth - bestDepth < depthPastBest) {
             next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, true);
+            kind = 'fallback';
           }
         }
       }
       if (next >= 0) {
+        observer?.step(cur, next, kind);
         mark[next] = epoch;
         depth++;
         this.stack[depth] = next;
@@ -159,8 +188,12 @@ export class Router implements PeerRouter {
           bestDepth = depth;
         }
       } else {
-        if (!backtrack || depth === 0) return -(steps + 1);
+        if (!backtrack || depth === 0) {
+          observer?.failed(cur);
+          return -(steps + 1);
+        }
         depth--;
+        observer?.step(cur, this.stack[depth]!, 'back');
         cur = this.stack[depth]!;
         if (bestDepth > depth) bestDepth = depth;
       }
@@ -275,6 +308,8 @@ export interface RouteSampleOptions {
   readonly stretchSamples: number;
   /** Called every 4096 routes; return false to stop (interrupted). */
   readonly onProgress?: (done: number) => boolean;
+  /** Called for each route that failed (hops < 0) or met a local minimum on the way. */
+  readonly onTroubled?: (s: number, t: number, hops: number) => void;
 }
 
 /** A uniformly random alive peer. */
@@ -315,6 +350,8 @@ export function sampleRoutes(
     while (t === s && net.count > 1) t = randomAlive(net, rng);
     const hops = router.route(s, t);
     done++;
+    if (opts.onTroubled !== undefined && (hops < 0 || router.lastDeadEndPeer >= 0))
+      opts.onTroubled(s, t, hops);
     if (router.lastDeadEndPeer >= 0) {
       deadEnds++;
       deadEndHopSum += router.lastDeadEndHop;

@@ -6,11 +6,13 @@
  * `routeSeconds`, `rssBytes`), which `stripTimings` removes for comparisons.
  */
 import { type RoutingPolicy, routingPolicyDefault } from '../../src/drp/policy.js';
+import type { PainSnapshot, SnapshotFault } from '../../src/vision/snapshot.js';
 import { SeededRng } from '../kernel/rng.js';
 import { buildBaseline } from './baselines.js';
 import { FastRng } from './fast-rng.js';
 import { bytesPerPeer, type JoinParams, joinParamsFor, ScaleNetwork, slotStrideFor } from './model.js';
 import { Router, type RouteStats, sampleRoutes } from './routes.js';
+import { modelSnapshot, modelSnapshotDefaults, traceRoute } from './snapshot.js';
 
 export const topologies = ['8d', 'knn', 'can', 'kademlia', 'chord'] as const;
 export type Topology = (typeof topologies)[number];
@@ -87,6 +89,30 @@ export interface ScaleResult {
 export interface RunHooks {
   /** Progress of a phase; return false to stop (interrupted). */
   readonly progress?: (phase: string, done: number, total: number) => boolean;
+  /**
+   * Pain snapshots (8d only): up to `max` routes that failed (strong pain) or, when fewer failed, that met
+   * a local minimum (light pain), routed again with a router that records each step.
+   */
+  readonly snapshots?: {
+    readonly max: number;
+    readonly peersMax?: number;
+    readonly neighbourhoodHops?: number;
+    readonly onSnapshot: (s: PainSnapshot) => void;
+  };
+}
+
+/** Routes worth a snapshot, failed ones first; bounded by `max` of each kind. */
+class TroubledRoutes {
+  readonly failed: [number, number][] = [];
+  readonly deadEnds: [number, number][] = [];
+  constructor(private readonly max: number) {}
+  add = (s: number, t: number, hops: number): void => {
+    const list = hops < 0 ? this.failed : this.deadEnds;
+    if (list.length < this.max) list.push([s, t]);
+  };
+  pick(room: number): [number, number][] {
+    return [...this.failed, ...this.deadEnds].slice(0, Math.max(0, room));
+  }
 }
 
 /** Estimated peak bytes of a run (for the refusal before any work). */
@@ -142,23 +168,59 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
   const router =
     net instanceof ScaleNetwork ? new Router(net, policy, new FastRng(root.fork('retries'))) : net.router;
   const coords = net instanceof ScaleNetwork || net.geometric ? net.coords : null;
+  const snap = net instanceof ScaleNetwork ? hooks.snapshots : undefined;
+  let snapshotsTaken = 0;
+  const troubled = new TroubledRoutes(snap?.max ?? 0);
   const routing = interrupted
     ? emptyStats()
     : sampleRoutes(net, router, coords, new FastRng(root.fork('routes')), {
         routes: opts.routes,
         stretchSamples: opts.stretchSamples,
         onProgress: tick('routes', opts.routes),
+        ...(snap !== undefined ? { onTroubled: troubled.add } : {}),
       });
   const routeSeconds = (performance.now() - t1) / 1000;
+  const takeSnapshots = (from: TroubledRoutes, faults: SnapshotFault[], fork: string): void => {
+    if (snap === undefined || !(net instanceof ScaleNetwork)) return;
+    const rng = new FastRng(root.fork(fork));
+    for (const [s, t] of from.pick(snap.max - snapshotsTaken)) {
+      const traced = traceRoute(net, policy, rng, s, t);
+      snap.onSnapshot(
+        modelSnapshot(net, s, t, traced, {
+          peersMax: snap.peersMax ?? modelSnapshotDefaults.peersMax,
+          neighbourhoodHops: snap.neighbourhoodHops ?? modelSnapshotDefaults.neighbourhoodHops,
+          number: ++snapshotsTaken,
+          faults,
+          entryPeers: 0,
+        }),
+      );
+    }
+  };
+  takeSnapshots(troubled, [], 'trace-retries');
   let churn: ChurnResult | null = null;
   if (opts.churn > 0 && !interrupted && net instanceof ScaleNetwork) {
     const removed = net.removePeers(opts.churn);
     const churnRoutes = Math.min(opts.routes, 1e5);
+    const churnTroubled = new TroubledRoutes(snap?.max ?? 0);
     const beforeRepair = sampleRoutes(net, router, coords, new FastRng(root.fork('churn-routes')), {
       routes: churnRoutes,
       stretchSamples: 0,
       onProgress: tick('churn routes', churnRoutes),
+      ...(snap !== undefined ? { onTroubled: churnTroubled.add } : {}),
     });
+    takeSnapshots(
+      churnTroubled,
+      [
+        {
+          kind: 'offline',
+          startMs: 0,
+          endMs: -1,
+          description: `churn: ${removed} of ${net.count} peers removed at once, no repair yet`,
+          peers: [],
+        },
+      ],
+      'trace-churn-retries',
+    );
     const t2 = performance.now();
     net.repair();
     const repairSeconds = (performance.now() - t2) / 1000;

@@ -4,16 +4,20 @@
  * Ctrl-C, sets a shared flag that the run checks at every progress tick.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { PainSnapshot } from '../../src/vision/snapshot.js';
 import { runScale, type ScaleOptions } from './run.js';
 
 export interface WorkerInput {
   readonly opts: ScaleOptions;
+  /** Pain snapshots wanted (sent back as messages); 0 for none. */
+  readonly snapshotsMax: number;
   /** Int32Array(1) over a SharedArrayBuffer: 1 = stop. */
   readonly stop: SharedArrayBuffer;
 }
 
 export type WorkerMessage =
   | { type: 'progress'; phase: string; done: number; total: number }
+  | { type: 'snapshot'; snapshot: PainSnapshot }
   | { type: 'result'; result: ReturnType<typeof runScale> };
 
 const input = workerData as WorkerInput;
@@ -23,5 +27,14 @@ const result = runScale(input.opts, {
     parentPort?.postMessage({ type: 'progress', phase, done, total } satisfies WorkerMessage);
     return Atomics.load(stop, 0) === 0;
   },
+  ...(input.snapshotsMax > 0
+    ? {
+        snapshots: {
+          max: input.snapshotsMax,
+          onSnapshot: (snapshot: PainSnapshot) =>
+            parentPort?.postMessage({ type: 'snapshot', snapshot } satisfies WorkerMessage),
+        },
+      }
+    : {}),
 });
 parentPort?.postMessage({ type: 'result', result } satisfies WorkerMessage);

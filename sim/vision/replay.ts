@@ -73,6 +73,15 @@ export function scenarioOf(
     };
   }
   const s = scenarios.get(name);
+  const rerun = header.config.rerun;
+  if (s === undefined && typeof rerun === 'string') {
+    return {
+      ok: false,
+      message:
+        `scenario '${name}' has no event clock to replay step by step; the same seed rebuilds the same ` +
+        `network and routes: ${rerun}`,
+    };
+  }
   if (s === undefined) {
     const known = [...scenarios.keys()].join(', ') || 'none';
     return { ok: false, message: `scenario '${name}' is not known to this build (known: ${known})` };
