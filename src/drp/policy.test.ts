@@ -112,6 +112,17 @@ describe('inviteNextHop', () => {
     expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, true, mark, 1, false)).toBe(2);
   });
 
+  it('look-ahead does not count a visited peer: a route does not circle a local minimum it has left', () => {
+    // As above, but peer 5 (what makes 2 attractive) was visited already: 1 is the better choice again.
+    const w = viewOf(
+      [at(0), at(3, 3), at(0, 3), at(6, 0), at(3, 5), at(3, 5)],
+      [[1, 2], [0, 3], [0, 5], [1], [], [2]],
+    );
+    const visited = new Uint32Array(6);
+    visited[5] = 7;
+    expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, true, visited, 7, false)).toBe(1);
+  });
+
   it('skips visited peers', () => {
     const m = new Uint32Array(5);
     m[1] = 7;

@@ -708,7 +708,7 @@ export function inviteNextHop(
       // either way. The sums run in axis order, as in `distanceSquaredToPoint`.
       for (let k = 0; k < nd; k++) {
         const m = slots[nb + k]! & slotPeerMask;
-        if (m === self) continue;
+        if (m === self || mark[m] === epoch) continue;
         const limit = Math.min(score, bestScore);
         const o = m * dimensions;
         let e = ((t0 - coords[o]!) | 0) * scale;
