@@ -5,13 +5,72 @@
  * once and looked up afterwards. Ed25519 signing is deterministic (RFC 8032), so (key, message) →
  * signature memoises exactly too. Each simulated peer still performs every check the protocol requires;
  * only the arithmetic is shared. Keys are exact (the message enters through its SHA-256), so a forged
- * message or signature never hits another's entry. Both tables are bounded LRU maps.
+ * message or signature never hits another's entry. Both tables are bounded LRU maps. A signature made
+ * with a key this memo made is entered as verified under that key's public half (an honest Ed25519
+ * signature always verifies), so the first check of it is a lookup too. X25519 is shared the same way:
+ * the second side of an exchange finds the secret the first side computed, keyed by both public keys;
+ * and HKDF, whose outputs both sides derive from the same secret and transcript.
+ *
+ * Link MACs likewise: the sender of a link packet computes HMAC(link key, bytes) and its neighbour checks
+ * the same HMAC over the same bytes under the same key a few simulated milliseconds later. The sender's
+ * result is kept in a small table indexed by a cheap hash of the bytes; a lookup compares the key and
+ * the bytes in full before answering, so only an exact repeat of (key, bytes) is served from it.
  */
 import { Buffer } from 'node:buffer';
 import type { Crypto, Ed25519PrivateKey } from '../../src/crypto/crypto.js';
+import { hashBytes } from '../kernel/hash.js';
 
 /** Entries kept per memo table. */
 export const cryptoMemoEntriesMax = 32_768;
+/** Link MACs kept for the receiver's check (a power of two; datagrams in flight network-wide, with room). */
+export const macMemoSlots = 16_384;
+/** Longest key and message a MAC slot holds (every link key and link datagram's covered bytes fit). */
+const macKeyBytesMax = 64;
+const macDataBytesMax = 1200;
+const macBytes = 32;
+const macSlotBytes = macKeyBytesMax + macBytes + macDataBytesMax;
+
+/**
+ * A direct-mapped table of (key, message) → MAC in one preallocated arena: a slot is chosen by the
+ * message's hash and overwritten by the next message that maps to it, so nothing is allocated per entry.
+ */
+class MacMemo {
+  private readonly arena = new Uint8Array(macMemoSlots * macSlotBytes);
+  private readonly hashes = new Uint32Array(macMemoSlots);
+  private readonly keyLens = new Uint8Array(macMemoSlots);
+  /** Message length + 1 (0: empty slot). */
+  private readonly dataLens = new Uint16Array(macMemoSlots);
+
+  /** The memoised MAC (a fresh array), or undefined. */
+  get(h: number, key: Uint8Array, data: Uint8Array): Uint8Array | undefined {
+    const slot = h & (macMemoSlots - 1);
+    if (
+      this.dataLens[slot] !== data.length + 1 ||
+      this.hashes[slot] !== h ||
+      this.keyLens[slot] !== key.length
+    )
+      return undefined;
+    const a = this.arena;
+    const base = slot * macSlotBytes;
+    for (let i = 0; i < key.length; i++) if (a[base + i] !== key[i]) return undefined;
+    const d = base + macKeyBytesMax + macBytes;
+    for (let i = 0; i < data.length; i++) if (a[d + i] !== data[i]) return undefined;
+    return a.slice(base + macKeyBytesMax, base + macKeyBytesMax + macBytes);
+  }
+
+  set(h: number, key: Uint8Array, data: Uint8Array, mac: Uint8Array): void {
+    if (key.length > macKeyBytesMax || data.length > macDataBytesMax || mac.length !== macBytes) return;
+    const slot = h & (macMemoSlots - 1);
+    const base = slot * macSlotBytes;
+    const a = this.arena;
+    a.set(key, base);
+    a.set(mac, base + macKeyBytesMax);
+    a.set(data, base + macKeyBytesMax + macBytes);
+    this.hashes[slot] = h;
+    this.keyLens[slot] = key.length;
+    this.dataLens[slot] = data.length + 1;
+  }
+}
 
 class Lru<V> {
   private readonly map = new Map<string, V>();
@@ -38,6 +97,12 @@ export interface MemoStats {
   verifyMisses: number;
   signHits: number;
   signMisses: number;
+  macHits: number;
+  x25519Hits: number;
+  x25519Misses: number;
+  hkdfHits: number;
+  hkdfMisses: number;
+  macMisses: number;
 }
 
 export function memoCrypto(
@@ -45,15 +110,49 @@ export function memoCrypto(
   entriesMax = cryptoMemoEntriesMax,
 ): Crypto & { readonly memo: MemoStats } {
   const verified = new Lru<boolean>(entriesMax);
+  /** Private key handles this instance made (their public keys are known to match their seeds). */
+  const ownKeys = new WeakSet<Ed25519PrivateKey>();
   const signed = new Lru<Uint8Array>(entriesMax);
-  const memo: MemoStats = { verifyHits: 0, verifyMisses: 0, signHits: 0, signMisses: 0 };
+  /** X25519 private key → its public key, and a pair of public keys → their shared secret (or null). */
+  const x25519Publics = new Lru<Uint8Array>(entriesMax);
+  const x25519Shared = new Lru<Uint8Array | null>(entriesMax);
+  /** HKDF outputs by (length, label, SHA-256 of the input key material and salt). */
+  const derived = new Lru<Uint8Array>(entriesMax);
+  const macs = new MacMemo();
+  const memo: MemoStats = {
+    verifyHits: 0,
+    verifyMisses: 0,
+    signHits: 0,
+    signMisses: 0,
+    macHits: 0,
+    macMisses: 0,
+    x25519Hits: 0,
+    x25519Misses: 0,
+    hkdfHits: 0,
+    hkdfMisses: 0,
+  };
+  function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
+    if (privateKey.length !== 32) return inner.x25519PublicKey(privateKey);
+    const k = Buffer.from(privateKey.buffer, privateKey.byteOffset, 32).toString('base64');
+    const hit = x25519Publics.get(k);
+    if (hit !== undefined) return hit.slice();
+    const pub = inner.x25519PublicKey(privateKey);
+    x25519Publics.set(k, pub.slice());
+    return pub;
+  }
+
   return {
     ...inner,
     backend: inner.backend,
     memo,
-    ed25519FromSeed: (seed) => inner.ed25519FromSeed(seed),
+    ed25519FromSeed(seed: Uint8Array): Ed25519PrivateKey {
+      const key = inner.ed25519FromSeed(seed);
+      ownKeys.add(key);
+      return key;
+    },
     ed25519Sign(key: Ed25519PrivateKey, message: Uint8Array): Uint8Array {
-      const k = Buffer.concat([key.publicKey, inner.sha256(message)]).toString('base64');
+      const digest = inner.sha256(message);
+      const k = Buffer.concat([key.publicKey, digest]).toString('base64');
       const hit = signed.get(k);
       if (hit !== undefined) {
         memo.signHits++;
@@ -62,6 +161,12 @@ export function memoCrypto(
       memo.signMisses++;
       const sig = inner.ed25519Sign(key, message);
       signed.set(k, sig.slice());
+      // A signature made here by a key made here (its public half derived from its seed) verifies under
+      // that public key: RFC 8032 verification accepts every honest signature. The receiver's check of
+      // exactly these bytes is answered from the table.
+      if (ownKeys.has(key) && sig.length === 64) {
+        verified.set(Buffer.concat([key.publicKey, sig, digest]).toString('base64'), true);
+      }
       return sig;
     },
     ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
@@ -79,12 +184,61 @@ export function memoCrypto(
       verified.set(k, ok);
       return ok;
     },
-    x25519PublicKey: (k) => inner.x25519PublicKey(k),
-    x25519: (k, p) => inner.x25519(k, p),
-    hkdf: (ikm, salt, label, length) => inner.hkdf(ikm, salt, label, length),
+    x25519PublicKey,
+    x25519(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array | null {
+      if (privateKey.length !== 32 || peerPublicKey.length !== 32)
+        return inner.x25519(privateKey, peerPublicKey);
+      // Our public key (the side that answers computes it next anyway; the key object is cached by then).
+      const mine = x25519PublicKey(privateKey);
+      // X25519(a, X25519(b, 9)) = X25519(b, X25519(a, 9)), and a public key fixes its clamped scalar (two
+      // clamped scalars with one public key would have to lie within 2^-125 of the range's ends), so the
+      // unordered pair of public keys determines the shared secret.
+      const k = (
+        Buffer.compare(mine, peerPublicKey) <= 0
+          ? Buffer.concat([mine, peerPublicKey])
+          : Buffer.concat([peerPublicKey, mine])
+      ).toString('base64');
+      const hit = x25519Shared.get(k);
+      if (hit !== undefined) {
+        memo.x25519Hits++;
+        return hit === null ? null : hit.slice();
+      }
+      memo.x25519Misses++;
+      const shared = inner.x25519(privateKey, peerPublicKey);
+      x25519Shared.set(k, shared === null ? null : shared.slice());
+      return shared;
+    },
+    hkdf(ikm: Uint8Array, salt: Uint8Array, label: string, length: number): Uint8Array {
+      // Both ends of a link or exchange derive the same keys from the same secret and transcript.
+      const lengths = new Uint8Array(8);
+      new DataView(lengths.buffer).setUint32(0, ikm.length);
+      new DataView(lengths.buffer).setUint32(4, salt.length);
+      const k = `${length}:${label}:${Buffer.from(inner.sha256(Buffer.concat([lengths, ikm, salt]))).toString('base64')}`;
+      const hit = derived.get(k);
+      if (hit !== undefined) {
+        memo.hkdfHits++;
+        return hit.slice();
+      }
+      memo.hkdfMisses++;
+      const out = inner.hkdf(ikm, salt, label, length);
+      derived.set(k, out.slice());
+      return out;
+    },
     aeadSeal: (key, nonce, plaintext, aad) => inner.aeadSeal(key, nonce, plaintext, aad),
     aeadOpen: (key, nonce, sealed, aad) => inner.aeadOpen(key, nonce, sealed, aad),
-    hmacSha256: (key, data) => inner.hmacSha256(key, data),
+    hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+      if (data.length > macDataBytesMax) return inner.hmacSha256(key, data);
+      const h = hashBytes(data);
+      const hit = macs.get(h, key, data);
+      if (hit !== undefined) {
+        memo.macHits++;
+        return hit;
+      }
+      memo.macMisses++;
+      const mac = inner.hmacSha256(key, data);
+      macs.set(h, key, data, mac);
+      return mac;
+    },
     sha256: (data) => inner.sha256(data),
     constantTimeEqual: (a, b) => inner.constantTimeEqual(a, b),
   };

@@ -113,18 +113,22 @@ export class SimDrpNode {
 
   flush(): void {
     if (this.stopped) return;
-    const t = this.transport;
-    this.engine.drain(
-      (o) => {
-        if (t !== undefined && !t.isClosed) t.send(o.to, o.bytes);
-      },
-      (e) => this.onEngineEvent(e),
-    );
-    this.attachment?.drain((o) => {
-      if (t !== undefined && !t.isClosed) t.send(o.to, o.bytes);
-    });
+    // The transport at the start of this flush carries all of its output (a nested flush has its own).
+    const outer = this.flushTransport;
+    this.flushTransport = this.transport;
+    this.engine.drain(this.sendOut, this.takeEvent);
+    this.attachment?.drain(this.sendOut);
+    this.flushTransport = outer;
     this.scheduleWake();
   }
+
+  // Bound once: `flush` runs after every input, and needs no new closures for it.
+  private flushTransport: SimTransport | undefined;
+  private readonly sendOut = (o: { readonly to: Endpoint; readonly bytes: Uint8Array }): void => {
+    const t = this.flushTransport;
+    if (t !== undefined && !t.isClosed) t.send(o.to, o.bytes);
+  };
+  private readonly takeEvent = (e: EngineEvent): void => this.onEngineEvent(e);
 
   private onEngineEvent(e: EngineEvent): void {
     if (e.type === 'powJob') this.solve(e.jobId, e.job);

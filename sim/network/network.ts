@@ -38,6 +38,7 @@ import {
   checkSend,
   type DatagramHandler,
   type DatagramTransport,
+  datagramSizeMaxBytes,
   type Endpoint,
   ipv4ToU32,
   isIpv4,
@@ -184,6 +185,8 @@ export const inFlightMaxDefault = 1 << 22;
 export const partitionsMax = 1024;
 export const portsPerHostMax = 4096;
 export const hostListenersMax = 64;
+/** Entries of each address parse/print cache before it is cleared. */
+export const addressCacheEntriesMax = 1 << 16;
 const ephemeralPortFirst = 49152;
 const ephemeralPortLast = 65535;
 const privateNet = ipv4ToU32('10.0.0.0');
@@ -355,7 +358,6 @@ export class SimTransport implements DatagramTransport {
   send(to: Endpoint, bytes: Uint8Array): void {
     if (this.closed)
       throw new TransportError('closed', `transport ${this.host.localAddress}:${this.port} is closed`);
-    checkSend(to, bytes);
     this.network.sendFrom(this, to, bytes);
   }
 
@@ -410,6 +412,13 @@ export class SimNetwork {
   private readonly kindDeliver: number;
   private readonly kindDevice: number;
   private readonly kindReplay: number;
+  /**
+   * Dotted quads seen as destinations → their u32, and u32 source addresses → their dotted quad: a
+   * datagram's endpoints are strings at the seam, and parsing or printing them per datagram is a
+   * measurable share of the datagram path. Both are plain caches (cleared when full).
+   */
+  private readonly addressU32 = new Map<string, number>();
+  private readonly addressText = new Map<number, string>();
 
   constructor(kernel: Kernel, opts: SimNetworkOptions = {}) {
     this.kernel = kernel;
@@ -648,16 +657,22 @@ export class SimNetwork {
 
   // ---- the datagram path -------------------------------------------------------------------------
 
-  /** @internal Called by `SimTransport.send` after its checks. */
+  /** @internal Called by `SimTransport.send` (an open transport); makes the transport checks here. */
   sendFrom(t: SimTransport, to: Endpoint, bytes: Uint8Array): void {
+    // The transport's checks (`checkSend`), with the destination's parse remembered.
+    let toAddr = this.addressU32.get(to.address);
+    if (toAddr === undefined || bytes.length > datagramSizeMaxBytes || !isPort(to.port)) {
+      checkSend(to, bytes);
+      toAddr = ipv4ToU32(to.address);
+      if (this.addressU32.size >= addressCacheEntriesMax) this.addressU32.clear();
+      this.addressU32.set(to.address, toAddr);
+    }
     const host = t.host;
     const stats = this.stats;
     stats.sent++;
     const data = bytes.slice();
-    const toAddr = ipv4ToU32(to.address);
-    const localFrom: Endpoint = { address: host.localAddress, port: t.port };
     if (toAddr === host.localAddressU32 || to.address === '127.0.0.1') {
-      this.scheduleLocal(host, to.port, localFrom, data, 0);
+      this.scheduleLocal(host, to.port, { address: host.localAddress, port: t.port }, data, 0);
       return;
     }
     const box = host.box;
@@ -667,7 +682,13 @@ export class SimNetwork {
     }
     const lanHost = box.lan.get(toAddr);
     if (lanHost !== undefined) {
-      this.scheduleLocal(lanHost, to.port, localFrom, data, this.lanLatencyMs);
+      this.scheduleLocal(
+        lanHost,
+        to.port,
+        { address: host.localAddress, port: t.port },
+        data,
+        this.lanLatencyMs,
+      );
       return;
     }
     const now = this.kernel.now();
@@ -846,7 +867,13 @@ export class SimNetwork {
       this.stats.dropped.noRoute++;
       return;
     }
-    const from: Endpoint = { address: u32ToIpv4(fromAddr), port: fromPort };
+    let address = this.addressText.get(fromAddr);
+    if (address === undefined) {
+      address = u32ToIpv4(fromAddr);
+      if (this.addressText.size >= addressCacheEntriesMax) this.addressText.clear();
+      this.addressText.set(fromAddr, address);
+    }
+    const from: Endpoint = { address, port: fromPort };
     if (dst.box === null) {
       this.deliverToHost(dst.host, toPort, from, bytes);
       return;

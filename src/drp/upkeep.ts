@@ -25,7 +25,14 @@ import { dimensions } from '../id/geometry.js';
 import { simplexDirectionCount, simplexDirections, uncoveredDirections } from '../id/sectors.js';
 import type { Endpoint } from '../seams/transport.js';
 import { AttentionLevel } from '../vision/attention.js';
-import { LinkCloseReason, PacketType, type Ping, PingFlags, type Pong } from '../wire/index.js';
+import {
+  LinkCloseReason,
+  macPlaceholder,
+  PacketType,
+  type Ping,
+  PingFlags,
+  type Pong,
+} from '../wire/index.js';
 import type { DrpEngine, LocalPeer } from './engine.js';
 import type { NeighborLink } from './neighbor.js';
 import { evictionVictim, routingPolicyDefault } from './policy.js';
@@ -255,7 +262,7 @@ export class Upkeep {
       registerRateMaxPerMinute: Math.min(0xffff, Math.round(e.config.registerRatePerSec * 60)),
       inviteRateMaxPerMinute: Math.min(0xffff, Math.round(e.config.inviteRatePerSec * 60)),
       neighbourRegIds,
-      linkMac: new Uint8Array(32),
+      linkMac: macPlaceholder,
     };
     e.sendRaw(to ?? link.remoteEndpoint, e.encodeFor({ link }, ping));
   }
@@ -289,7 +296,7 @@ export class Upkeep {
       linkToken: link.remoteToken,
       pingId: p.pingId,
       confirmationSignature: wantsSig ? link.responderConfirmationSignature : null,
-      linkMac: new Uint8Array(32),
+      linkMac: macPlaceholder,
     };
     // Answer where the PING came from: a neighbour behind a rebound NAT listens there now.
     e.sendRaw(from, e.encodeFor({ link }, pong));

@@ -15,6 +15,13 @@ export function viewPeersFor(stride: number): number {
   return 1 + stride + stride * (pingNeighbourRegIdsMaxCount + 1);
 }
 
+/** A power of two at least twice `entries` (the first-coordinate table's load stays at most one half). */
+function firstTableSize(entries: number): number {
+  let n = 16;
+  while (n < 2 * entries) n *= 2;
+  return n;
+}
+
 export class LocalView implements PeerView {
   readonly coords: Uint32Array;
   readonly slots: Uint32Array;
@@ -49,6 +56,9 @@ export class LocalView implements PeerView {
     this.degree = new Uint8Array(this.peersMax);
     this.busy = new Uint16Array(this.peersMax);
     this.mark = new Uint32Array(this.peersMax);
+    this.firstKeys = new Uint32Array(firstTableSize(this.peersMax));
+    this.firstValues = new Int16Array(this.firstKeys.length);
+    this.firstStamps = new Uint16Array(this.firstKeys.length);
   }
 
   /** Rebuilds from the local point and busy mask, and the usable links. */
@@ -71,10 +81,10 @@ export class LocalView implements PeerView {
     for (let j = 0; j < neighbourCount; j++) this.slots[j] = j + 1;
     // Second ring: the points each neighbour advertised. Identical points are the same peer; they are
     // found by the first coordinate and confirmed on all eight (no strings, no allocation per point).
-    const byFirst = this.byFirst;
-    byFirst.clear();
-    byFirst.set(selfPoint[0]!, 0);
-    for (let i = 1; i <= neighbourCount; i++) byFirst.set(this.links[i]!.remotePoint[0]!, i);
+    this.firstClear();
+    this.firstSet(selfPoint[0]!, 0);
+    for (let i = 1; i <= neighbourCount; i++) this.firstSet(this.links[i]!.remotePoint[0]!, i);
+    const coords = this.coords;
     for (let i = 1; i <= neighbourCount; i++) {
       const l = this.links[i]!;
       let deg = 0;
@@ -82,15 +92,17 @@ export class LocalView implements PeerView {
       this.slots[i * stride + deg++] = 0;
       for (const p of l.remoteNeighbourPoints) {
         if (deg >= stride) break;
-        let idx = byFirst.get(p[0]!);
-        if (idx !== undefined && !this.samePoint(idx, p)) idx = undefined;
-        if (idx === undefined) {
+        const first = p[0]!;
+        let idx = this.firstGet(first);
+        if (idx >= 0 && !this.samePoint(idx, p)) idx = -1;
+        if (idx < 0) {
           if (n >= this.peersMax) break;
           idx = n++;
-          this.coords.set(p, idx * dimensions);
+          const o = idx * dimensions;
+          for (let k = 0; k < dimensions; k++) coords[o + k] = p[k]!;
           this.busy[idx] = 0;
           this.degree[idx] = 0;
-          if (!byFirst.has(p[0]!)) byFirst.set(p[0]!, idx);
+          if (this.firstGet(first) < 0) this.firstSet(first, idx);
         }
         if (idx === 0) continue;
         this.slots[i * stride + deg++] = idx;
@@ -101,7 +113,40 @@ export class LocalView implements PeerView {
     this.builtVersion = version;
   }
 
-  private readonly byFirst = new Map<number, number>();
+  // First coordinate → view peer number: an open-addressing table of at least twice `peersMax` slots
+  // (linear probing), emptied per rebuild by bumping a stamp rather than clearing it.
+  private readonly firstKeys: Uint32Array;
+  private readonly firstValues: Int16Array;
+  private readonly firstStamps: Uint16Array;
+  private firstStamp = 0;
+
+  private firstClear(): void {
+    this.firstStamp = (this.firstStamp + 1) & 0xffff;
+    if (this.firstStamp === 0) {
+      this.firstStamps.fill(0);
+      this.firstStamp = 1;
+    }
+  }
+
+  /** The slot holding `key`, or the empty slot where it would go. */
+  private firstSlot(key: number): number {
+    const mask = this.firstKeys.length - 1;
+    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+    while (this.firstStamps[i] === this.firstStamp && this.firstKeys[i] !== key) i = (i + 1) & mask;
+    return i;
+  }
+
+  private firstGet(key: number): number {
+    const i = this.firstSlot(key);
+    return this.firstStamps[i] === this.firstStamp ? this.firstValues[i]! : -1;
+  }
+
+  private firstSet(key: number, value: number): void {
+    const i = this.firstSlot(key);
+    this.firstStamps[i] = this.firstStamp;
+    this.firstKeys[i] = key;
+    this.firstValues[i] = value;
+  }
 
   private samePoint(idx: number, p: Uint32Array): boolean {
     const o = idx * dimensions;

@@ -9,6 +9,8 @@
  * `encodeDatagram` is for packets the engine built itself: an invalid field or an oversized result is
  * a programmer error and throws `RangeError` naming it.
  */
+
+import { encodeBody, readBodyItems } from './body-codec.js';
 import type { PacketCodec } from './codec.js';
 import { datagramHeaderBytes, datagramSizeMaxBytes, protocolVersion } from './constants.js';
 import type { DmpPing, DmpPong, MessageAck, MessagePart, MessageStart } from './dmp.js';
@@ -22,7 +24,7 @@ import { failureCodec, linkCloseCodec, npackCodec, pingCodec, pongCodec } from '
 import type { RegisterAck1, RegisterAck2, RegisterCfm, RegisterReq } from './register.js';
 import { registerAck1Codec, registerAck2Codec, registerCfmCodec, registerReqCodec } from './register.js';
 import { type Relay, relayCodec } from './relay.js';
-import { bodyArray, type DecodeFailure, decodeArrayBody, msgpackEncode } from './schema.js';
+import { type DecodeFailure, decodeArrayBody, fieldsFromArray } from './schema.js';
 
 /** Every packet of protocol version 1, discriminated on `type`. */
 export type Packet =
@@ -112,7 +114,15 @@ export function decodeDatagram(bytes: Uint8Array): DecodeResult {
   // One private copy: decoded byte fields are views into it, so they never alias the caller's
   // (possibly reused) receive buffer, and a Node Buffer becomes a plain Uint8Array.
   const body = new Uint8Array(bytes.subarray(datagramHeaderBytes));
-  const r = decodeArrayBody(body, codec.fields);
+  // The common shape is read directly (body-codec.ts); anything else goes through the library.
+  const items = readBodyItems(body, codec.fields.length);
+  let r: ReturnType<typeof decodeArrayBody>;
+  if (items !== undefined) {
+    const f = fieldsFromArray(codec.fields, items);
+    r = f.ok ? f : { ok: false, code: 'badField', field: f.field };
+  } else {
+    r = decodeArrayBody(body, codec.fields);
+  }
   if (!r.ok) return r;
   const packet = r.fields as Record<string, unknown> & { type: number };
   packet.type = codec.type;
@@ -126,14 +136,12 @@ export function encodeDatagram(packet: Packet): Uint8Array {
   const codec = codecByType[packet.type];
   if (codec === undefined) throw new RangeError(`encodeDatagram: unknown packet type ${String(packet.type)}`);
   const p = packet as unknown as Record<string, unknown>;
-  const arr = bodyArray(codec.name, codec.fields, p);
+  // The same bytes as `msgpackEncode(bodyArray(...))`, written directly (body-codec.ts).
+  const out = encodeBody(codec.name, codec.fields, p, datagramHeaderBytes);
   const bad = codec.refine?.(packet) ?? null;
   if (bad !== null) throw new RangeError(`${codec.name}.${bad}: violates the packet's cross-field rule`);
-  const body = msgpackEncode(arr);
-  const out = new Uint8Array(datagramHeaderBytes + body.length);
   out[0] = protocolVersion;
   out[1] = codec.type;
-  out.set(body, datagramHeaderBytes);
   if (out.length > datagramSizeMaxBytes) {
     throw new RangeError(
       `${codec.name}: ${out.length} bytes exceeds datagramSizeMaxBytes=${datagramSizeMaxBytes}`,

@@ -68,7 +68,7 @@ export const bodyDecoder = new Decoder({
 export const bodyEncoder = new Encoder({ initialBufferSize: 1280, ignoreUndefined: false });
 
 /** Why a value failed validation (for `RangeError` messages); null when valid. */
-function invalidReason(kind: FieldKind, v: unknown): string | null {
+export function invalidReason(kind: FieldKind, v: unknown): string | null {
   switch (kind.t) {
     case 'uint':
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) return 'not an integer';
