@@ -23,6 +23,27 @@ export const pointsAboveSoftware = 500;
 export const linksWhileMovingMax = 3000;
 const up = new THREE.Vector3(0, 1, 0);
 
+/**
+ * Peers drawn as points: a fixed size in pixels and a colour per vertex, nothing else. Three's
+ * PointsMaterial carries more per vertex and per fragment than this needs; on a software rasterizer that
+ * is most of a large network's frame.
+ */
+function pointsMaterial(): THREE.ShaderMaterial {
+  return new THREE.ShaderMaterial({
+    vertexShader: `
+      attribute vec3 color;
+      varying vec3 vColor;
+      void main() {
+        vColor = color;
+        gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+        gl_PointSize = 3.0;
+      }`,
+    fragmentShader: `
+      varying vec3 vColor;
+      void main() { gl_FragColor = vec4(vColor, 1.0); }`,
+  });
+}
+
 /** The unmasked renderer name says it rasterizes in software. */
 export function isSoftwareRenderer(gl: WebGLRenderingContext | WebGL2RenderingContext): boolean {
   const info = gl.getExtension('WEBGL_debug_renderer_info');
@@ -54,7 +75,10 @@ export class VisionScene {
   private readonly routeGroup = new THREE.Group();
   private readonly highlight: THREE.Mesh;
   private positions: Float32Array = new Float32Array(0);
-  private labelItems: { el: HTMLElement; at: THREE.Vector3 }[] = [];
+  private labelItems: { el: HTMLElement; at: THREE.Vector3; shown: boolean }[] = [];
+  private readonly labelScratch = new THREE.Vector3();
+  private viewWidth = 1;
+  private viewHeight = 1;
   private focusAnim:
     | { from: THREE.Vector3; to: THREE.Vector3; camFrom: THREE.Vector3; camTo: THREE.Vector3; t0: number }
     | undefined;
@@ -99,6 +123,8 @@ export class VisionScene {
   private resize(): void {
     const w = Math.max(1, this.container.clientWidth);
     const h = Math.max(1, this.container.clientHeight);
+    this.viewWidth = w;
+    this.viewHeight = h;
     this.renderer.setSize(w, h);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
@@ -141,10 +167,7 @@ export class VisionScene {
       g.setAttribute('position', new THREE.BufferAttribute(layout.positions, 3));
       g.setAttribute('color', new THREE.BufferAttribute(colours, 3));
       g.computeBoundingSphere();
-      this.points = new THREE.Points(
-        g,
-        new THREE.PointsMaterial({ size: 3, sizeAttenuation: false, vertexColors: true }),
-      );
+      this.points = new THREE.Points(g, pointsMaterial());
       this.scene.add(this.points);
     }
     const geometry = new THREE.IcosahedronGeometry(peerRadius, 0);
@@ -288,7 +311,7 @@ export class VisionScene {
       el.className = 'hop-label';
       el.textContent = String(k + 1);
       this.labels.appendChild(el);
-      this.labelItems.push({ el, at: this.positionOf(i) });
+      this.labelItems.push({ el, at: this.positionOf(i), shown: true });
     });
     const label = (i: number, text: string, cls: string): void => {
       if (i < 0) return;
@@ -296,22 +319,31 @@ export class VisionScene {
       el.className = `hop-label ${cls}`;
       el.textContent = text;
       this.labels.appendChild(el);
-      this.labelItems.push({ el, at: this.positionOf(i).add(new THREE.Vector3(0, 0.7, 0)) });
+      this.labelItems.push({ el, at: this.positionOf(i).add(new THREE.Vector3(0, 0.7, 0)), shown: true });
     };
     label(r.source, `source ${s.peers[r.source]?.name ?? ''}`, 'source');
     label(r.targetPeer, `target ${s.peers[r.targetPeer]?.name ?? ''}`, 'target');
   }
 
+  /**
+   * Moves the hop labels with the camera. Writes only (the view's size is kept from `resize`, and a
+   * label's display is touched only when it changes): reading layout here after last frame's writes would
+   * force a synchronous layout every frame.
+   */
   private placeLabels(): void {
     if (this.labelItems.length === 0) return;
-    const w = this.container.clientWidth;
-    const h = this.container.clientHeight;
-    const v = new THREE.Vector3();
-    for (const { el, at } of this.labelItems) {
-      v.copy(at).project(this.camera);
+    const w = this.viewWidth;
+    const h = this.viewHeight;
+    const v = this.labelScratch;
+    for (const item of this.labelItems) {
+      v.copy(item.at).project(this.camera);
       const visible = v.z < 1 && Math.abs(v.x) <= 1.1 && Math.abs(v.y) <= 1.1;
-      el.style.display = visible ? '' : 'none';
-      if (visible) el.style.transform = `translate(${((v.x + 1) / 2) * w}px, ${((1 - v.y) / 2) * h}px)`;
+      if (visible !== item.shown) {
+        item.el.style.display = visible ? '' : 'none';
+        item.shown = visible;
+      }
+      if (visible)
+        item.el.style.transform = `translate(${(((v.x + 1) / 2) * w).toFixed(1)}px, ${(((1 - v.y) / 2) * h).toFixed(1)}px)`;
     }
   }
 

@@ -210,10 +210,16 @@ export function modelSnapshot(
       timeMs: 0,
       peer: `P${s}`,
       module: 'scale',
-      level: delivered ? AttentionLevel.lightPain : AttentionLevel.strongPain,
-      message: delivered
-        ? `INVITE met ${deadEnds} local minim${deadEnds === 1 ? 'um' : 'a'}, delivered after ${traced.hops} hops`
-        : 'INVITE failed: no route',
+      level: !delivered
+        ? AttentionLevel.strongPain
+        : deadEnds > 0
+          ? AttentionLevel.lightPain
+          : AttentionLevel.guiActivity,
+      message: !delivered
+        ? 'INVITE failed: no route'
+        : deadEnds > 0
+          ? `INVITE met ${deadEnds} local minim${deadEnds === 1 ? 'um' : 'a'}, delivered after ${traced.hops} hops`
+          : `INVITE delivered after ${traced.hops} hops`,
       attributes: { source: `P${s}`, target: `P${t}`, hops: traced.hops },
     },
     eventIndex: 0,
