@@ -145,8 +145,10 @@ describe('pain snapshots, replay and text vision on the cut-off INVITE', () => {
     const junk = join(dir, 'junk.trace');
     writeFileSync(junk, 'not a trace at all');
     expect(() => loadTrace(junk)).toThrow(/not a dcomms trace/);
+    // The first item after the header: its first msgpack byte (an array marker) becomes 0xc1, never valid.
     const flipped = Buffer.from(bytes);
-    flipped.fill(0xc1, flipped.length - 41, flipped.length - 39); // 0xc1: never valid msgpack
+    const firstItem = 4 + flipped.readUInt32BE(0);
+    flipped[firstItem + 4] = 0xc1;
     const bad = join(dir, 'bad.trace');
     writeFileSync(bad, flipped);
     expect(() => loadTrace(bad)).toThrow(/corrupt at byte \d+/);
