@@ -120,9 +120,9 @@ export function writeReport(r: TesterReport, dir = 'reports'): string {
 
 /**
  * The route of a failed INVITE as text: one line per hop decision recorded with one of its
- * transaction ids (the records every hop emits at detail level).
+ * transaction ids (the records every hop emits at detail level), times in seconds since `startMs`.
  */
-export function renderRoute(records: readonly VisionRecord[], txIds: readonly string[]): string {
+export function renderRoute(records: readonly VisionRecord[], txIds: readonly string[], startMs = 0): string {
   const lines: string[] = [];
   for (const tx of txIds) {
     const hops = records.filter((r) => r.attributes?.tx === tx).sort((a, b) => a.timeMs - b.timeMs);
@@ -131,7 +131,7 @@ export function renderRoute(records: readonly VisionRecord[], txIds: readonly st
     for (const h of hops) {
       const a = h.attributes ?? {};
       lines.push(
-        `    t=${h.timeMs} ${h.peer.padEnd(8)} dist=${String(a.distance ?? '?').padEnd(8)} → ${String(
+        `    t=${((h.timeMs - startMs) / 1000).toFixed(3)} s ${h.peer.padEnd(8)} dist=${String(a.distance ?? '?').padEnd(8)} → ${String(
           a.chosen === '' ? '(none)' : (a.chosen ?? '?'),
         ).slice(
           0,

@@ -63,6 +63,7 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
     opts.transport === 'sim'
       ? new SimWorld({ seed: opts.seed, latencyMs: 30, visionThreshold: AttentionLevel.higherLevelDetail })
       : new UdpWorld({ seed: opts.seed });
+  const runStart = world.now();
   world.vision.setThreshold('drp.route', AttentionLevel.detail);
   const routeRecords: VisionRecord[] = [];
   world.vision.onRecord((r) => {
@@ -132,7 +133,7 @@ export async function runTester2(opts: Tester2Options): Promise<TesterReport> {
   const s = campaign.stats();
   for (const f of s.failed.slice(0, 3)) {
     failures.push(
-      `INVITE #${f.id} ${f.from} → ${f.to} failed: ${f.failure ?? 'no outcome'}\n${renderRoute(routeRecords, f.attemptTxIds ?? [])}`,
+      `INVITE #${f.id} ${f.from} → ${f.to} failed: ${f.failure ?? 'no outcome'}\n${renderRoute(routeRecords, f.attemptTxIds ?? [], runStart)}`,
     );
   }
   const all = [...eps, ...users];

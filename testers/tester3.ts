@@ -312,7 +312,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
         .slice(0, 3)
         .map(
           (f) =>
-            `INVITE #${f.id} ${f.from} → ${f.to} failed: ${f.failure ?? 'no outcome'}\n${renderRoute(routeRecords, f.attemptTxIds ?? [])}`,
+            `INVITE #${f.id} ${f.from} → ${f.to} failed: ${f.failure ?? 'no outcome'}\n${renderRoute(routeRecords, f.attemptTxIds ?? [], start)}`,
         );
       if (stopped) failures.unshift(`stopped after ${failuresSeen} failed INVITEs`);
       if (determinism !== undefined && !determinism.ok) failures.unshift('determinism check failed');
