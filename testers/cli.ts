@@ -21,7 +21,7 @@ import { summaryTable, type TesterReport, writeReport } from './report.js';
 import { runRole } from './roles.js';
 import { runTester1 } from './tester1.js';
 import { runTester2, tester2Defaults } from './tester2.js';
-import { runTester3, splitShareMax, tester3Defaults } from './tester3.js';
+import { runTester3, splitShareMax, tester3Defaults, tester3UdpWarmupMs } from './tester3.js';
 import { formatTester4, runTester4, tester4OptionsDefault } from './tester4.js';
 import { runTester5, tester5Defaults, tester5Table } from './tester5.js';
 
@@ -243,7 +243,7 @@ export function buildProgram(out: (line: string) => void): Command {
             ...(o.entryPeers !== undefined ? { entryPeers: o.entryPeers } : {}),
             ...(o.tempPeers !== undefined ? { tempPeers: o.tempPeers } : {}),
             ...(o.minutes !== undefined ? { minutes: o.minutes } : {}),
-            ...(o.transport === 'udp' ? { warmupMs: 20_000 } : {}),
+            ...(o.transport === 'udp' ? { warmupMs: tester3UdpWarmupMs } : {}),
             ...(o.warmup !== undefined ? { warmupMs: Math.round(o.warmup * 1000) } : {}),
             ...(o.loss !== undefined ? { lossRate: o.loss } : {}),
             ...(o.joinSpacing !== undefined ? { joinSpacingMs: o.joinSpacing } : {}),

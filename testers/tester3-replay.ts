@@ -9,7 +9,7 @@ import { ReplayConfigError, type ReplayScenario } from '../sim/vision/replay.js'
 import type { DrpConfig } from '../src/drp/config.js';
 import { isJsonSafe, type JsonObject } from '../src/vision/trace.js';
 import type { Tester3Options } from './tester3.js';
-import { makeWorld, setupTester3, splitShareMax, tester3Defaults } from './tester3.js';
+import { makeWorld, setupTester3, splitShareMax, tester3Defaults, tester3UdpWarmupMs } from './tester3.js';
 import type { SimWorld } from './world.js';
 
 const optionKeys = [
@@ -176,8 +176,7 @@ export function tester3Command(o: Tester3Options): string {
     `--entry-peers ${o.entryPeers} --temp-peers ${o.tempPeers} --minutes ${o.minutes}`,
   ];
   const d = tester3Defaults;
-  const udpWarmupMs = 20_000;
-  if (o.warmupMs !== (o.transport === 'udp' ? udpWarmupMs : d.warmupMs))
+  if (o.warmupMs !== (o.transport === 'udp' ? tester3UdpWarmupMs : d.warmupMs))
     flags.push(`--warmup ${o.warmupMs / 1000}`);
   if (o.transport === 'sim' && o.lossRate !== d.lossRate) flags.push(`--loss ${o.lossRate}`);
   if (o.joinSpacingMs !== d.joinSpacingMs) flags.push(`--join-spacing ${o.joinSpacingMs}`);

@@ -85,6 +85,9 @@ export const tester3Defaults = {
   splitMs: 60_000,
 };
 
+/** Tester 3's warm-up on real UDP (sockets on loopback settle faster than the simulator's lossy links). */
+export const tester3UdpWarmupMs = 20_000;
+
 /** Bounds of the split fault's options. */
 export const splitShareMax = 0.5;
 /** Peers named in the split's fault record (the description gives the count). */

@@ -31,11 +31,12 @@ const macBytes = 32;
 const macSlotBytes = macKeyBytesMax + macBytes + macDataBytesMax;
 
 /**
- * A direct-mapped table of (key, message) → MAC in one preallocated arena: a slot is chosen by the
+ * A direct-mapped table of (key, message) → MAC in one arena (allocated on first use): a slot is chosen by the
  * message's hash and overwritten by the next message that maps to it, so nothing is allocated per entry.
  */
 class MacMemo {
-  private readonly arena = new Uint8Array(macMemoSlots * macSlotBytes);
+  /** Allocated by the first `set`: a world that never MACs a link datagram does not pay for it. */
+  private arena: Uint8Array | null = null;
   private readonly hashes = new Uint32Array(macMemoSlots);
   private readonly keyLens = new Uint8Array(macMemoSlots);
   /** Message length + 1 (0: empty slot). */
@@ -51,6 +52,7 @@ class MacMemo {
     )
       return undefined;
     const a = this.arena;
+    if (a === null) return undefined;
     const base = slot * macSlotBytes;
     for (let i = 0; i < key.length; i++) if (a[base + i] !== key[i]) return undefined;
     const d = base + macKeyBytesMax + macBytes;
@@ -62,6 +64,7 @@ class MacMemo {
     if (key.length > macKeyBytesMax || data.length > macDataBytesMax || mac.length !== macBytes) return;
     const slot = h & (macMemoSlots - 1);
     const base = slot * macSlotBytes;
+    this.arena ??= new Uint8Array(macMemoSlots * macSlotBytes);
     const a = this.arena;
     a.set(key, base);
     a.set(mac, base + macKeyBytesMax);

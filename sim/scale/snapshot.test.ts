@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { routeHopsMax } from '../../src/drp/policy.js';
 import { AttentionLevel } from '../../src/vision/attention.js';
 import { type PainSnapshot, readVisionTrace } from '../../src/vision/snapshot.js';
 import { UsageError } from '../cli/args.js';
@@ -20,6 +21,9 @@ function checkShape(s: PainSnapshot): void {
   expect(r.targetPeer).toBeGreaterThanOrEqual(0);
   expect(r.hops.length).toBeGreaterThan(0);
   expect(r.hops[0]!.decision).toBe('INVITE sent');
+  expect(r.hops[0]!.hopsRemaining).toBe(routeHopsMax);
+  // Each forwarding step spends one hop of the budget: the second row of a route is one hop deeper.
+  if (r.hops[1]?.decision === 'INVITE forwarded') expect(r.hops[1].hopsRemaining).toBe(routeHopsMax - 1);
   for (const h of r.hops) {
     expect(h.peer).toBeGreaterThanOrEqual(0);
     expect(h.considered.length).toBeGreaterThan(0);

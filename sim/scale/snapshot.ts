@@ -49,18 +49,24 @@ interface TracedStep {
   readonly from: number;
   readonly to: number;
   readonly kind: RouteStepKind | 'deadEnd' | 'failed';
+  /** The hop budget left when the step was taken (`routeHopsMax` less the path's depth). */
+  readonly hopsRemaining: number;
 }
 
 /** Collects the steps of one routed pair (bounded by `snapshotHopsMax`). */
 class StepLog implements RouteObserver {
   readonly steps: TracedStep[] = [];
-  attemptNo = 0;
+  private attemptNo = 0;
   private n = 0;
+  /** Hops from the attempt's start along the current path (a step back shortens it). */
+  private depth = 0;
   beginAttempt(): void {
     this.attemptNo++;
+    this.depth = 0;
   }
   step(from: number, to: number, kind: RouteStepKind): void {
     this.push(from, to, kind);
+    this.depth += kind === 'back' ? -1 : 1;
   }
   deadEnd(at: number): void {
     this.push(at, -1, 'deadEnd');
@@ -69,8 +75,10 @@ class StepLog implements RouteObserver {
     this.push(at, -1, 'failed');
   }
   private push(from: number, to: number, kind: TracedStep['kind']): void {
-    if (this.steps.length < snapshotHopsMax)
-      this.steps.push({ attempt: this.attemptNo, step: this.n, from, to, kind });
+    if (this.steps.length < snapshotHopsMax) {
+      const hopsRemaining = routeHopsMax - this.depth;
+      this.steps.push({ attempt: this.attemptNo, step: this.n, from, to, kind, hopsRemaining });
+    }
     if (kind !== 'deadEnd') this.n++;
   }
 }
@@ -197,7 +205,7 @@ export function modelSnapshot(
       chosenDistance: st.to < 0 ? -1 : dist(st.to, t),
       considered,
       decision: first ? 'INVITE sent' : decisions[st.kind],
-      hopsRemaining: routeHopsMax,
+      hopsRemaining: st.hopsRemaining,
     };
   });
   const txs = [...new Set(hops.map((h) => h.tx))];
