@@ -100,23 +100,28 @@ describe('memoCrypto link MACs', () => {
     const rng = new SeededRng('memo-mac');
     const c = memoCrypto(nodeCrypto);
     const keys = Array.from({ length: 4 }, () => rng.bytes(32));
-    const sent: [Uint8Array, Uint8Array][] = [];
+    const sent: [Uint8Array, Uint8Array, Uint8Array][] = [];
     for (let i = 0; i < 3_000; i++) {
       const key = keys[rng.int(keys.length)]!;
       const data = rng.bytes(rng.int(120));
-      expect(c.hmacSha256(key, data)).toEqual(nodeCrypto.hmacSha256(key, data));
-      sent.push([key, data]);
+      const mac = c.hmacSha256(key, data);
+      expect(mac).toEqual(nodeCrypto.hmacSha256(key, data));
+      sent.push([key, data, mac]);
     }
-    for (const [key, data] of sent) {
-      // The receiver's copy of the same bytes, then the same bytes under another key, then altered bytes.
-      expect(c.hmacSha256(key, data.slice())).toEqual(nodeCrypto.hmacSha256(key, data));
+    for (const [key, data, mac] of sent) {
+      // The receiver's copy of the same bytes, then under another key, altered bytes, an altered MAC.
+      expect(c.hmacSha256Verify(key, data.slice(), mac.slice())).toBe(true);
       const other = keys[(keys.indexOf(key) + 1) % keys.length]!;
-      expect(c.hmacSha256(other, data)).toEqual(nodeCrypto.hmacSha256(other, data));
+      expect(c.hmacSha256Verify(other, data, mac)).toBe(false);
       if (data.length > 0) {
         const altered = data.slice();
         altered[rng.int(altered.length)]! ^= 1 << rng.int(8);
-        expect(c.hmacSha256(key, altered)).toEqual(nodeCrypto.hmacSha256(key, altered));
+        expect(c.hmacSha256Verify(key, altered, mac)).toBe(false);
       }
+      const badMac = mac.slice();
+      badMac[rng.int(badMac.length)]! ^= 1 << rng.int(8);
+      expect(c.hmacSha256Verify(key, data, badMac)).toBe(false);
+      expect(c.hmacSha256Verify(key, data, mac.subarray(0, 31))).toBe(false);
     }
     expect(c.memo.macHits).toBeGreaterThan(1000);
   });

@@ -12,13 +12,13 @@
  * and HKDF, whose outputs both sides derive from the same secret and transcript.
  *
  * Link MACs likewise: the sender of a link packet computes HMAC(link key, bytes) and its neighbour checks
- * the same HMAC over the same bytes under the same key a few simulated milliseconds later. The sender's
- * result is kept in a small table indexed by a cheap hash of the bytes; a lookup compares the key and
- * the bytes in full before answering, so only an exact repeat of (key, bytes) is served from it.
+ * the MAC it received over the same bytes under the same key a few simulated milliseconds later. The
+ * sender's (key, bytes, MAC) is kept in a small table indexed by the MAC's first bytes; the receiver's
+ * check compares key, bytes and MAC in full before answering yes, so only an exact repeat is served
+ * from it, and anything else is computed.
  */
 import { Buffer } from 'node:buffer';
 import type { Crypto, Ed25519PrivateKey } from '../../src/crypto/crypto.js';
-import { hashBytes } from '../kernel/hash.js';
 
 /** Entries kept per memo table. */
 export const cryptoMemoEntriesMax = 32_768;
@@ -31,45 +31,45 @@ const macBytes = 32;
 const macSlotBytes = macKeyBytesMax + macBytes + macDataBytesMax;
 
 /**
- * A direct-mapped table of (key, message) → MAC in one arena (allocated on first use): a slot is chosen by the
- * message's hash and overwritten by the next message that maps to it, so nothing is allocated per entry.
+ * A direct-mapped table of (key, message, MAC) in one arena (allocated on first use). A slot is chosen
+ * by the MAC's first bytes (uniform: the MAC is the hash), so neither side hashes the message again; the
+ * next MAC that maps to a slot overwrites it, and nothing is allocated per entry.
  */
 class MacMemo {
   /** Allocated by the first `set`: a world that never MACs a link datagram does not pay for it. */
   private arena: Uint8Array | null = null;
-  private readonly hashes = new Uint32Array(macMemoSlots);
   private readonly keyLens = new Uint8Array(macMemoSlots);
   /** Message length + 1 (0: empty slot). */
   private readonly dataLens = new Uint16Array(macMemoSlots);
 
-  /** The memoised MAC (a fresh array), or undefined. */
-  get(h: number, key: Uint8Array, data: Uint8Array): Uint8Array | undefined {
-    const slot = h & (macMemoSlots - 1);
-    if (
-      this.dataLens[slot] !== data.length + 1 ||
-      this.hashes[slot] !== h ||
-      this.keyLens[slot] !== key.length
-    )
-      return undefined;
-    const a = this.arena;
-    if (a === null) return undefined;
-    const base = slot * macSlotBytes;
-    for (let i = 0; i < key.length; i++) if (a[base + i] !== key[i]) return undefined;
-    const d = base + macKeyBytesMax + macBytes;
-    for (let i = 0; i < data.length; i++) if (a[d + i] !== data[i]) return undefined;
-    return a.slice(base + macKeyBytesMax, base + macKeyBytesMax + macBytes);
+  private static slotOf(mac: Uint8Array): number {
+    return (mac[0]! | (mac[1]! << 8) | (mac[2]! << 16)) & (macMemoSlots - 1);
   }
 
-  set(h: number, key: Uint8Array, data: Uint8Array, mac: Uint8Array): void {
+  /** Whether exactly (key, data, mac) was stored: every byte of all three is compared. */
+  has(key: Uint8Array, data: Uint8Array, mac: Uint8Array): boolean {
+    const a = this.arena;
+    if (a === null || mac.length !== macBytes) return false;
+    const slot = MacMemo.slotOf(mac);
+    if (this.dataLens[slot] !== data.length + 1 || this.keyLens[slot] !== key.length) return false;
+    const base = slot * macSlotBytes;
+    for (let i = 0; i < key.length; i++) if (a[base + i] !== key[i]) return false;
+    const m = base + macKeyBytesMax;
+    for (let i = 0; i < macBytes; i++) if (a[m + i] !== mac[i]) return false;
+    const d = m + macBytes;
+    for (let i = 0; i < data.length; i++) if (a[d + i] !== data[i]) return false;
+    return true;
+  }
+
+  set(key: Uint8Array, data: Uint8Array, mac: Uint8Array): void {
     if (key.length > macKeyBytesMax || data.length > macDataBytesMax || mac.length !== macBytes) return;
-    const slot = h & (macMemoSlots - 1);
+    const slot = MacMemo.slotOf(mac);
     const base = slot * macSlotBytes;
     this.arena ??= new Uint8Array(macMemoSlots * macSlotBytes);
     const a = this.arena;
     a.set(key, base);
     a.set(mac, base + macKeyBytesMax);
     a.set(data, base + macKeyBytesMax + macBytes);
-    this.hashes[slot] = h;
     this.keyLens[slot] = key.length;
     this.dataLens[slot] = data.length + 1;
   }
@@ -230,17 +230,18 @@ export function memoCrypto(
     aeadSeal: (key, nonce, plaintext, aad) => inner.aeadSeal(key, nonce, plaintext, aad),
     aeadOpen: (key, nonce, sealed, aad) => inner.aeadOpen(key, nonce, sealed, aad),
     hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-      if (data.length > macDataBytesMax) return inner.hmacSha256(key, data);
-      const h = hashBytes(data);
-      const hit = macs.get(h, key, data);
-      if (hit !== undefined) {
+      const mac = inner.hmacSha256(key, data);
+      macs.set(key, data, mac);
+      return mac;
+    },
+    hmacSha256Verify(key: Uint8Array, data: Uint8Array, mac: Uint8Array): boolean {
+      // The sender's MAC over the same bytes under the same key: the check's answer is known.
+      if (macs.has(key, data, mac)) {
         memo.macHits++;
-        return hit;
+        return true;
       }
       memo.macMisses++;
-      const mac = inner.hmacSha256(key, data);
-      macs.set(h, key, data, mac);
-      return mac;
+      return inner.hmacSha256Verify(key, data, mac);
     },
     sha256: (data) => inner.sha256(data),
     constantTimeEqual: (a, b) => inner.constantTimeEqual(a, b),

@@ -63,6 +63,8 @@ export interface Crypto {
   aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
   /** HMAC-SHA256; 32 bytes. */
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** Whether `mac` is HMAC-SHA256(key, data), compared in constant time; false on a wrong length. */
+  hmacSha256Verify(key: Uint8Array, data: Uint8Array, mac: Uint8Array): boolean;
   /** SHA-256; 32 bytes. */
   sha256(data: Uint8Array): Uint8Array;
   /** Equal contents, in time independent of where they differ; false on a length mismatch. */

@@ -94,6 +94,10 @@ export const nobleCrypto: Crypto = {
     return hmac(sha256, key, data);
   },
 
+  hmacSha256Verify(key: Uint8Array, data: Uint8Array, mac: Uint8Array): boolean {
+    return portableConstantTimeEqual(hmac(sha256, key, data), mac);
+  },
+
   sha256(data: Uint8Array): Uint8Array {
     return sha256(data);
   },

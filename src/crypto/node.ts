@@ -25,7 +25,6 @@ import {
   createPublicKey,
   diffieHellman,
   hash,
-  hkdfSync,
   type KeyObject,
   sign,
   timingSafeEqual,
@@ -227,8 +226,25 @@ export function nodeHkdfBytes(
   length: number,
 ): Uint8Array {
   assertHkdfLength(length);
-  return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length));
+  // RFC 5869 through the HMAC above: the short inputs of this protocol (a 32-byte secret, a transcript
+  // hash, a label) derive about twice as fast as through `hkdfSync`, which builds key objects per call.
+  // An empty salt is HashLen zero bytes, which as an HMAC key equals the empty key.
+  const prk = nodeHmacSha256(salt, ikm);
+  const out = new Uint8Array(length);
+  const block = new Uint8Array(32 + info.length + 1);
+  block.set(info, 32);
+  let previous = 0;
+  for (let i = 1, off = 0; off < length; i++, off += 32) {
+    block[32 + info.length] = i;
+    const t = nodeHmacSha256(prk, block.subarray(32 - previous));
+    out.set(t.subarray(0, Math.min(32, length - off)), off);
+    block.set(t, 0);
+    previous = 32;
+  }
+  return out;
 }
+
+const labelEncoder = new TextEncoder();
 
 export const nodeCrypto: Crypto = {
   backend: 'node',
@@ -279,7 +295,7 @@ export const nodeCrypto: Crypto = {
   hkdf(ikm: Uint8Array, salt: Uint8Array, label: string, length: number): Uint8Array {
     assertHkdfLength(length);
     // node:crypto encodes a string `info` as UTF-8, which is the interface's definition.
-    return new Uint8Array(hkdfSync('sha256', ikm, salt, label, length));
+    return nodeHkdfBytes(ikm, salt, labelEncoder.encode(label), length);
   },
 
   aeadSeal: nodeAeadSeal,
@@ -287,6 +303,11 @@ export const nodeCrypto: Crypto = {
 
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
     return nodeHmacSha256(key, data);
+  },
+
+  hmacSha256Verify(key: Uint8Array, data: Uint8Array, mac: Uint8Array): boolean {
+    const want = nodeHmacSha256(key, data);
+    return mac.length === want.length && timingSafeEqual(want, mac);
   },
 
   sha256(data: Uint8Array): Uint8Array {

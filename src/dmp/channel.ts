@@ -504,8 +504,7 @@ export class DmpChannel {
           this.reject('unknownToken', p.type);
           return;
         }
-        const want = this.crypto.hmacSha256(this.pingKey, macCoveredBytes(bytes));
-        if (!this.crypto.constantTimeEqual(want, p.mac)) {
+        if (!this.crypto.hmacSha256Verify(this.pingKey, macCoveredBytes(bytes), p.mac)) {
           this.reject('badMac', p.type);
           return;
         }

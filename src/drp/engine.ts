@@ -370,8 +370,7 @@ export class DrpEngine {
         });
         return;
       }
-      const want = this.crypto.hmacSha256(link.rxKey, macCoveredBytes(bytes));
-      if (!this.crypto.constantTimeEqual(want, mac)) {
+      if (!this.crypto.hmacSha256Verify(link.rxKey, macCoveredBytes(bytes), mac)) {
         this.drop('badMac', from, { type: packetTypeName(p.type) });
         return;
       }
