@@ -39,6 +39,7 @@ export const plainGreedy: RoutingPolicy = {
   sectorBonus: 0,
   lookAhead: false,
   backtrack: false,
+  lookAheadHopCost: 0,
   spareAwareEviction: false,
 };
 

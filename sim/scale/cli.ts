@@ -64,6 +64,7 @@ interface RunFlags {
   lookAhead: boolean;
   backtrack: boolean;
   sectorBonus?: number;
+  lookAheadHopCost?: number;
   refineRounds?: number;
   recycleRounds?: number;
   minNeighbors?: number;
@@ -119,6 +120,7 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
       backtrack: flags.backtrack,
       spareAwareEviction: flags.spareEviction,
       ...(flags.sectorBonus !== undefined ? { sectorBonus: flags.sectorBonus } : {}),
+      ...(flags.lookAheadHopCost !== undefined ? { lookAheadHopCost: flags.lookAheadHopCost } : {}),
     },
     join: { ...join, ...joinFlags },
   });
@@ -208,6 +210,7 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.churn > 0) parts.push(`--churn ${flags.churn}`);
   if (flags.longLinks !== undefined) parts.push(`--long-links ${flags.longLinks}`);
   if (flags.sectorBonus !== undefined) parts.push(`--sector-bonus ${flags.sectorBonus}`);
+  if (flags.lookAheadHopCost !== undefined) parts.push(`--look-ahead-hop-cost ${flags.lookAheadHopCost}`);
   if (flags.refineRounds !== undefined) parts.push(`--refine-rounds ${flags.refineRounds}`);
   if (flags.recycleRounds !== undefined) parts.push(`--recycle-rounds ${flags.recycleRounds}`);
   if (flags.minNeighbors !== undefined) parts.push(`--min-neighbors ${flags.minNeighbors}`);
@@ -365,6 +368,12 @@ function addRunOptions(cmd: Command): Command {
       new Option('--sector-bonus <x>', 'link-value bonus per filled sector (research)').argParser(
         decimalOption('--sector-bonus', 0, 1),
       ),
+    )
+    .addOption(
+      new Option(
+        '--look-ahead-hop-cost <x>',
+        'charge a look-ahead reach this many local hop lengths (research)',
+      ).argParser(decimalOption('--look-ahead-hop-cost', 0, 4)),
     )
     .addOption(
       new Option('--refine-rounds <n>', 'upkeep rounds after the build (research)').argParser(

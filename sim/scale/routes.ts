@@ -139,6 +139,7 @@ export class Router implements PeerRouter {
     const mark = net.marks;
     const epoch = net.nextEpoch();
     const lookAhead = this.policy.lookAhead;
+    const hopCost = this.policy.lookAheadHopCost;
     const backtrack = this.policy.backtrack;
     const toff = t * dimensions;
     let depth = 0;
@@ -159,7 +160,7 @@ export class Router implements PeerRouter {
       let next = -1;
       let kind: RouteStepKind = 'greedy';
       if (depth < routeHopsMax) {
-        next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, false);
+        next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, false, hopCost);
         if (next < 0) {
           if (this.lastDeadEndHop < 0) {
             this.lastDeadEndHop = steps;
@@ -171,7 +172,7 @@ export class Router implements PeerRouter {
             return -(steps + 1);
           }
           if (depth - bestDepth < depthPastBest) {
-            next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, true);
+            next = inviteNextHop(net, cur, coords, toff, lookAhead, mark, epoch, true, hopCost);
             kind = 'fallback';
           }
         }

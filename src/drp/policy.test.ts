@@ -112,6 +112,19 @@ describe('inviteNextHop', () => {
     expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, true, mark, 1, false)).toBe(2);
   });
 
+  it('a charged look-ahead makes a reach through a neighbour pay for the extra hop', () => {
+    // As above: 2 reaches the target's point through 5, 1 is itself nearer. Self's mean hop length is
+    // (√18 + 3) / 2 ≈ 3.6 units: charged a quarter of it, the reach still wins; charged a whole one, 1 wins.
+    const w = viewOf(
+      [at(0), at(3, 3), at(0, 3), at(6, 0), at(3, 5), at(3, 5)],
+      [[1, 2], [0, 3], [0, 5], [1], [], [2]],
+    );
+    expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, true, mark, 1, false, 0.25)).toBe(2);
+    expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, true, mark, 1, false, 1)).toBe(1);
+    // Without look-ahead the charge is moot.
+    expect(inviteNextHop(w, 0, w.coords, 4 * dimensions, false, mark, 1, false, 1)).toBe(1);
+  });
+
   it('look-ahead does not count a visited peer: a route does not circle a local minimum it has left', () => {
     // As above, but peer 5 (what makes 2 attractive) was visited already: 1 is the better choice again.
     const w = viewOf(

@@ -54,6 +54,8 @@ export interface RoutingPolicy {
   readonly lookAhead: boolean;
   /** On a local minimum, continue to the best not-yet-visited neighbour and backtrack (visited set). */
   readonly backtrack: boolean;
+  /** Look-ahead charges a reach through a neighbour this many local hop lengths (0: no charge). */
+  readonly lookAheadHopCost: number;
   /** Eviction prefers neighbours that stay at or above the minimum after losing the link. */
   readonly spareAwareEviction: boolean;
 }
@@ -63,6 +65,7 @@ export const routingPolicyDefault: RoutingPolicy = {
   sectorBonus: 0.03,
   lookAhead: true,
   backtrack: true,
+  lookAheadHopCost: 0,
   spareAwareEviction: true,
 };
 
@@ -676,7 +679,10 @@ export function inviteNextHop(
   mark: Uint32Array,
   epoch: number,
   anyUnvisited: boolean,
+  hopCost = 0,
 ): number {
+  if (lookAhead && hopCost > 0)
+    return inviteNextHopCosted(view, self, target, targetOffset, mark, epoch, anyUnvisited, hopCost);
   const coords = view.coords;
   const slots = view.slots;
   const degree = view.degree;
@@ -740,6 +746,75 @@ export function inviteNextHop(
   if (best < 0) return -1;
   if (bestScore < distanceSquaredToPoint(coords, self, target, targetOffset)) return best;
   return anyUnvisited ? best : -1;
+}
+
+/**
+ * `inviteNextHop` with look-ahead that charges the extra hop: a neighbour n scores
+ * min(d(n), d(m) + δ) over its advertised neighbours m, in distances (not squared), where
+ * δ = `hopCost` × the mean distance from `self` to its neighbours (the local hop length). Progress is
+ * judged as without the charge (some neighbour or advertised neighbour closer than `self`).
+ */
+function inviteNextHopCosted(
+  view: PeerView,
+  self: number,
+  target: Uint32Array,
+  targetOffset: number,
+  mark: Uint32Array,
+  epoch: number,
+  anyUnvisited: boolean,
+  hopCost: number,
+): number {
+  const coords = view.coords;
+  const slots = view.slots;
+  const degree = view.degree;
+  const stride = view.slotStride;
+  const base = self * stride;
+  const deg = degree[self]!;
+  let hopLength = 0;
+  for (let j = 0; j < deg; j++)
+    hopLength += Math.sqrt(peerDistanceSquared(coords, self, slots[base + j]! & slotPeerMask));
+  const delta = deg > 0 ? (hopCost * hopLength) / deg : 0;
+  let best = -1;
+  let bestScore = Number.POSITIVE_INFINITY;
+  let bestOwn = Number.POSITIVE_INFINITY;
+  let rawBest = -1;
+  let rawBestScore = Number.POSITIVE_INFINITY;
+  let rawBestOwn = Number.POSITIVE_INFINITY;
+  for (let j = 0; j < deg; j++) {
+    const n = slots[base + j]! & slotPeerMask;
+    if (mark[n] === epoch) continue;
+    const own = distanceSquaredToPoint(coords, n, target, targetOffset);
+    let raw = own;
+    const nb = n * stride;
+    const nd = degree[n]!;
+    if (own > 0) {
+      for (let k = 0; k < nd; k++) {
+        const m = slots[nb + k]! & slotPeerMask;
+        if (m === self || mark[m] === epoch) continue;
+        const dm = distanceSquaredToPoint(coords, m, target, targetOffset);
+        if (dm < raw) raw = dm;
+      }
+    }
+    const score = Math.min(Math.sqrt(own), Math.sqrt(raw) + delta);
+    if (score < bestScore || (score === bestScore && own < bestOwn)) {
+      bestScore = score;
+      bestOwn = own;
+      best = n;
+    }
+    if (raw < rawBestScore || (raw === rawBestScore && own < rawBestOwn)) {
+      rawBestScore = raw;
+      rawBestOwn = own;
+      rawBest = n;
+    }
+  }
+  if (best < 0) return -1;
+  const selfD = distanceSquaredToPoint(coords, self, target, targetOffset);
+  if (rawBestScore < selfD) {
+    // Progress exists: the charged choice if it is progress itself, else the uncharged one.
+    if (bestScore < Math.sqrt(selfD)) return best;
+    return rawBest;
+  }
+  return anyUnvisited ? rawBest : -1;
 }
 
 /**
