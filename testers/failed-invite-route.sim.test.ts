@@ -57,4 +57,48 @@ describe('a failed INVITE', () => {
     expect(routeInTrace.length).toBeGreaterThanOrEqual(txs.length);
     expect(routeInTrace.some((r) => typeof r.attributes?.distance === 'number')).toBe(true);
   }, 120_000);
+
+  it('to a regID nobody holds ends as notFound after two short searches, not after wandering the network', async () => {
+    const seed = 'invite-nobody';
+    const world = new SimWorld({ seed, latencyMs: 20 });
+    const eps = [0, 1, 2, 3].map((i) =>
+      world.addNodeNow({ name: `EP${i}`, port: 12000 + i, entryPeers: [], register: false }),
+    );
+    const users: TesterNode[] = [];
+    for (let i = 0; i < 60; i++) {
+      users.push(
+        world.addNodeNow({
+          name: `U${i}`,
+          nat: 'open',
+          entryPeers: eps.map((e) => e.endpoint),
+          register: true,
+          onInvite: () => new Uint8Array([2]),
+        }),
+      );
+      await world.runFor(200);
+    }
+    await world.runFor(60_000);
+    const relayed = (): number => world.nodes.reduce((s, n) => s + n.engine.stats.relayed, 0);
+    const ended: { type: string; reason?: string }[] = [];
+    world.onEvent((_n, e) => {
+      if (e.type === 'inviteFailed' || e.type === 'inviteCompleted') ended.push(e);
+    });
+    const rng = world.kernel.rng.fork('nobody');
+    for (let i = 0; i < 5; i++) {
+      const before = relayed();
+      const startedMs = world.kernel.now();
+      const from = users[rng.int(users.length)]!;
+      from.act((e, now) => e.sendInvite(now, from.peer!, rng.bytes(32), new Uint8Array([1])));
+      await world.runUntil(() => ended.length > i, 60_000);
+      expect(ended[i], `seed ${seed}`).toMatchObject({ type: 'inviteFailed', reason: 'notFound' });
+      // Before searches were bounded, one such INVITE took ~700 forwards and ~30 s in this network.
+      expect(relayed() - before, `seed ${seed}`).toBeLessThan(40);
+      expect(world.kernel.now() - startedMs, `seed ${seed}`).toBeLessThan(10_000);
+    }
+    // The same world still delivers to a user who is there.
+    const [a, b] = [users[3]!, users[41]!];
+    a.act((e, now) => e.sendInvite(now, a.peer!, b.peer!.regId, new Uint8Array([1])));
+    await world.runUntil(() => ended.length > 5, 60_000);
+    expect(ended[5]?.type, `seed ${seed}`).toBe('inviteCompleted');
+  }, 120_000);
 });

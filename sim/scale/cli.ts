@@ -65,6 +65,7 @@ interface RunFlags {
   backtrack: boolean;
   sectorBonus?: number;
   lookAheadHopCost?: number;
+  inviteSearch: 'model' | 'engine';
   refineRounds?: number;
   recycleRounds?: number;
   minNeighbors?: number;
@@ -123,6 +124,7 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
       ...(flags.lookAheadHopCost !== undefined ? { lookAheadHopCost: flags.lookAheadHopCost } : {}),
     },
     join: { ...join, ...joinFlags },
+    ...(flags.inviteSearch === 'engine' ? { inviteSearch: 'engine' as const } : {}),
   });
 }
 
@@ -211,6 +213,7 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.longLinks !== undefined) parts.push(`--long-links ${flags.longLinks}`);
   if (flags.sectorBonus !== undefined) parts.push(`--sector-bonus ${flags.sectorBonus}`);
   if (flags.lookAheadHopCost !== undefined) parts.push(`--look-ahead-hop-cost ${flags.lookAheadHopCost}`);
+  if (flags.inviteSearch === 'engine') parts.push('--invite-search engine');
   if (flags.refineRounds !== undefined) parts.push(`--refine-rounds ${flags.refineRounds}`);
   if (flags.recycleRounds !== undefined) parts.push(`--recycle-rounds ${flags.recycleRounds}`);
   if (flags.minNeighbors !== undefined) parts.push(`--min-neighbors ${flags.minNeighbors}`);
@@ -374,6 +377,14 @@ function addRunOptions(cmd: Command): Command {
         '--look-ahead-hop-cost <x>',
         'charge a look-ahead reach this many local hop lengths (research)',
       ).argParser(decimalOption('--look-ahead-hop-cost', 0, 4)),
+    )
+    .addOption(
+      new Option(
+        '--invite-search <how>',
+        "how 8d INVITEs search: the model's or the engine's rules (research)",
+      )
+        .choices(['model', 'engine'])
+        .default('model'),
     )
     .addOption(
       new Option('--refine-rounds <n>', 'upkeep rounds after the build (research)').argParser(

@@ -12,7 +12,9 @@
 
 import {
   distanceSquaredToPoint,
+  inviteExplorationHops,
   inviteNextHop,
+  inviteSearchesMax,
   type PeerView,
   type RoutingPolicy,
   routeHopsMax,
@@ -406,4 +408,159 @@ function trimHistogram(hist: number[]): number[] {
   let last = hist.length - 1;
   while (last > 0 && hist[last] === 0) last--;
   return hist.slice(0, last + 1);
+}
+
+/** What a hop of the engine's search answers its upstream: delivered, refused (NPACK), or FAILURE. */
+enum SearchResult {
+  delivered,
+  refusedNoRoute,
+  refusedOther,
+  failedNoRoute,
+  failedHops,
+}
+
+/** The engine's relay tries at most this many next hops (`routeTriesPerHopMax` in src/drp/config.ts). */
+export const engineTriesPerHopMax = 4;
+/** The engine's INVITE hop budget (`hopsMax`) and attempts (`inviteAttemptsMax`). */
+export const engineHopsMax = 30;
+export const engineAttemptsMax = 5;
+
+/**
+ * The search the engine performs (src/drp/invite.ts), played on the model: each relay decides from what
+ * it knows — its links, their advertised neighbours, the upstream neighbour's point and the requests it
+ * relayed before — never from the path. Entered by progress, a relay may step one hop past a local
+ * minimum; entered without progress it must reach a peer closer than its upstream or refuse; a FAILURE
+ * `routeUnavailable` is retried only at the hop that stepped past a minimum; past a minimum the search
+ * explores at most `inviteExplorationHops` hops, one next hop per exploring relay; the requester makes up
+ * to 5 attempts through different first hops and stops after 2 exhausted searches. Steps count every
+ * forward and every answer that returns a hop (a refusal or a FAILURE), as the model's backtracking does.
+ */
+export class EngineSearchRouter implements PeerRouter {
+  lastDeadEndHop = -1;
+  lastDeadEndPeer = -1;
+  /** Steps of the last route, delivered or not (with absent targets: what a vain search cost). */
+  steps = 0;
+  private readonly seen: Uint32Array;
+  private seenEpoch = 0;
+  private readonly tried: Uint32Array[];
+
+  constructor(
+    private readonly net: RoutableNetwork,
+    private readonly policy: RoutingPolicy,
+    /** Targets never answer: what a search for a user who is offline costs. */
+    private readonly targetAbsent = false,
+  ) {
+    this.seen = new Uint32Array(net.count);
+    this.tried = Array.from({ length: engineHopsMax + 2 }, () => new Uint32Array(net.slotStride));
+  }
+
+  route(s: number, t: number): number {
+    this.lastDeadEndHop = -1;
+    this.lastDeadEndPeer = -1;
+    this.steps = 0;
+    const origin = this.tried[0]!;
+    let originTried = 0;
+    let searches = 0;
+    for (let attempt = 0; attempt < engineAttemptsMax; attempt++) {
+      this.seenEpoch = (this.seenEpoch + 1) >>> 0;
+      if (this.seenEpoch === 0) {
+        this.seen.fill(0);
+        this.seenEpoch = 1;
+      }
+      this.choseFallback = false;
+      const next = this.choose(s, -1, t, origin, originTried, Number.POSITIVE_INFINITY, true);
+      if (next < 0) return -1;
+      origin[originTried++] = next;
+      this.steps++;
+      // A requester at a local minimum sends its first hop exploring.
+      const r = this.relay(next, s, t, engineHopsMax, this.choseFallback ? inviteExplorationHops + 1 : -1, 1);
+      if (r === SearchResult.delivered) return this.steps;
+      this.steps++;
+      if (r === SearchResult.failedNoRoute && ++searches >= inviteSearchesMax) return -1;
+    }
+    return -1;
+  }
+
+  /** The next hop at `x` (not among `tried[0..n)`, not `up`); own distance below `promise`; −1 if none. */
+  private choose(
+    x: number,
+    up: number,
+    t: number,
+    tried: Uint32Array,
+    n: number,
+    promise: number,
+    fallback: boolean,
+  ): number {
+    const net = this.net;
+    const mark = net.marks;
+    const epoch = net.nextEpoch();
+    if (up >= 0) mark[up] = epoch;
+    for (let i = 0; i < n; i++) mark[tried[i]!] = epoch;
+    const toff = t * dimensions;
+    const base = x * net.slotStride;
+    const deg = net.degree[x]!;
+    let candidates = 0;
+    for (let j = 0; j < deg; j++) {
+      const m = net.slots[base + j]! & slotPeerMask;
+      if (mark[m] === epoch) continue;
+      if (!net.isAlive(m) || distanceSquaredToPoint(net.coords, m, net.coords, toff) >= promise)
+        mark[m] = epoch;
+      else candidates++;
+    }
+    if (candidates === 0) return -1;
+    const lookAhead = this.policy.lookAhead;
+    const next = inviteNextHop(net, x, net.coords, toff, lookAhead, mark, epoch, false);
+    if (next >= 0 || !fallback) return next;
+    if (this.lastDeadEndHop < 0) {
+      this.lastDeadEndHop = this.steps;
+      this.lastDeadEndPeer = x;
+    }
+    this.choseFallback = true;
+    return inviteNextHop(net, x, net.coords, toff, lookAhead, mark, epoch, true);
+  }
+
+  private choseFallback = false;
+
+  /** `explore`: the request's `exploreHopsRemaining` (−1 for nil). */
+  private relay(
+    x: number,
+    up: number,
+    t: number,
+    hopsRemaining: number,
+    explore: number,
+    depth: number,
+  ): SearchResult {
+    if (x === t && !this.targetAbsent) return SearchResult.delivered;
+    if (!this.net.isAlive(x)) return SearchResult.refusedOther;
+    if (this.seen[x] === this.seenEpoch) return SearchResult.refusedOther;
+    if (hopsRemaining <= 1) return SearchResult.refusedOther;
+    if (explore >= 0 && explore <= 1) return SearchResult.refusedNoRoute;
+    const coords = this.net.coords;
+    const toff = t * dimensions;
+    const dx = distanceSquaredToPoint(coords, x, coords, toff);
+    const dup = distanceSquaredToPoint(coords, up, coords, toff);
+    const exploring = explore >= 0;
+    const promise = dx >= dup && !exploring ? dup : Number.POSITIVE_INFINITY;
+    const tried = this.tried[depth]!;
+    let n = 0;
+    const fallback = (dx < dup || exploring) && this.policy.backtrack;
+    this.choseFallback = false;
+    let next = this.choose(x, up, t, tried, n, promise, fallback);
+    const atMinimum = this.choseFallback || exploring;
+    if (next < 0) return SearchResult.refusedNoRoute;
+    this.seen[x] = this.seenEpoch;
+    const forwardExplore = exploring ? explore - 1 : this.choseFallback ? inviteExplorationHops + 1 : -1;
+    for (;;) {
+      tried[n++] = next;
+      this.steps++;
+      const r = this.relay(next, x, t, hopsRemaining - 1, forwardExplore, depth + 1);
+      if (r === SearchResult.delivered) return r;
+      this.steps++;
+      if (r === SearchResult.failedHops) return r;
+      if (r === SearchResult.failedNoRoute && !atMinimum) return r;
+      if (n >= (exploring ? 1 : engineTriesPerHopMax)) return SearchResult.failedNoRoute;
+      next = this.choose(x, up, t, tried, n, promise, fallback);
+      if (next < 0) return SearchResult.failedNoRoute;
+    }
+  }
 }

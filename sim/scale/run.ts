@@ -11,7 +11,7 @@ import { SeededRng } from '../kernel/rng.js';
 import { buildBaseline } from './baselines.js';
 import { FastRng } from './fast-rng.js';
 import { bytesPerPeer, type JoinParams, joinParamsFor, ScaleNetwork, slotStrideFor } from './model.js';
-import { Router, type RouteStats, sampleRoutes } from './routes.js';
+import { EngineSearchRouter, type PeerRouter, Router, type RouteStats, sampleRoutes } from './routes.js';
 import { modelSnapshot, modelSnapshotDefaults, traceRoute } from './snapshot.js';
 
 export const topologies = ['8d', 'knn', 'can', 'kademlia', 'chord'] as const;
@@ -29,7 +29,15 @@ export interface ScaleOptions {
   readonly policy: RoutingPolicy;
   /** Overrides of the join process (research variants). */
   readonly join: Partial<JoinParams>;
+  /**
+   * How 8d INVITEs search: `model` (a global visited set, 2 hops past the best, retries from random
+   * first hops) or `engine` (what src/drp/invite.ts does with a relay's local knowledge).
+   */
+  readonly inviteSearch?: 'model' | 'engine';
 }
+
+/** Pairs routed towards absent targets with `inviteSearch: 'engine'` (a vain search is the costly kind). */
+export const absentTargetRoutesMax = 5_000;
 
 export function scaleOptionsDefault(over: Partial<ScaleOptions> = {}): ScaleOptions {
   return {
@@ -79,6 +87,11 @@ export interface ScaleResult {
   join: Record<string, number | boolean> | null;
   joinCounters: Record<string, number> | null;
   routing: RouteStats;
+  /**
+   * With `inviteSearch: 'engine'`: the same search towards pairs whose target never answers (a user
+   * offline): mean forwarding steps a vain search costs, over `absentTargetRoutes` pairs.
+   */
+  absentTargets?: { routes: number; stepsMean: number };
   churn: ChurnResult | null;
   buildSeconds: number;
   routeSeconds: number;
@@ -166,7 +179,11 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
   const t1 = performance.now();
   const policy = net instanceof ScaleNetwork ? opts.policy : net.routingPolicy;
   const router =
-    net instanceof ScaleNetwork ? new Router(net, policy, new FastRng(root.fork('retries'))) : net.router;
+    net instanceof ScaleNetwork
+      ? opts.inviteSearch === 'engine'
+        ? new EngineSearchRouter(net, policy)
+        : new Router(net, policy, new FastRng(root.fork('retries')))
+      : net.router;
   const coords = net instanceof ScaleNetwork || net.geometric ? net.coords : null;
   const snap = net instanceof ScaleNetwork ? hooks.snapshots : undefined;
   let snapshotsTaken = 0;
@@ -180,6 +197,28 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
         ...(snap !== undefined ? { onTroubled: troubled.add } : {}),
       });
   const routeSeconds = (performance.now() - t1) / 1000;
+  let absentTargets: ScaleResult['absentTargets'];
+  if (opts.inviteSearch === 'engine' && net instanceof ScaleNetwork && !interrupted) {
+    const vain = new EngineSearchRouter(net, policy, true);
+    const n = Math.min(opts.routes, absentTargetRoutesMax);
+    let steps = 0;
+    // Every route fails; only its cost is wanted.
+    const counting: PeerRouter = {
+      lastDeadEndPeer: -1,
+      lastDeadEndHop: -1,
+      route(s, t) {
+        vain.route(s, t);
+        steps += vain.steps;
+        return -1;
+      },
+    };
+    sampleRoutes(net, counting, null, new FastRng(root.fork('absent-targets')), {
+      routes: n,
+      stretchSamples: 0,
+      onProgress: tick('absent targets', n),
+    });
+    absentTargets = { routes: n, stepsMean: round(steps / Math.max(n, 1), 2) };
+  }
   const takeSnapshots = (from: TroubledRoutes, faults: SnapshotFault[], fork: string): void => {
     if (snap === undefined || !(net instanceof ScaleNetwork)) return;
     const rng = new FastRng(root.fork(fork));
@@ -260,6 +299,7 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     join: joinParams === null ? null : joinSummary(joinParams),
     joinCounters: net instanceof ScaleNetwork ? { ...net.counters } : null,
     routing: roundStats(routing),
+    ...(absentTargets !== undefined ? { absentTargets } : {}),
     churn,
     buildSeconds: round(buildSeconds, 2),
     routeSeconds: round(routeSeconds, 2),

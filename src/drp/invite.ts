@@ -37,7 +37,13 @@ import { checkTimestamp, regIdTimestampKey } from '../wire/replay.js';
 import type { DrpEngine, LocalPeer } from './engine.js';
 import { hex, visionRouteModule } from './engine.js';
 import type { NeighborLink } from './neighbor.js';
-import { distanceSquaredToPoint, inviteNextHop, routingPolicyDefault } from './policy.js';
+import {
+  distanceSquaredToPoint,
+  inviteExplorationHops,
+  inviteNextHop,
+  inviteSearchesMax,
+  routingPolicyDefault,
+} from './policy.js';
 import { pointOfRegIdCached } from './register.js';
 import type { TimerId } from './timers.js';
 import type { InviteFailure } from './types.js';
@@ -75,6 +81,8 @@ interface Outgoing {
   dh: Uint8Array | undefined;
   timer: TimerId | undefined;
   lastFailure: InviteFailure;
+  /** Attempts whose search came back exhausted (FAILURE routeUnavailable after the first hop accepted). */
+  searches: number;
 }
 
 /** An INVITE relayed by this engine. */
@@ -89,6 +97,16 @@ interface Relay {
   downstreamSeq: number;
   readonly tried: Set<NeighborLink>;
   tries: number;
+  /**
+   * This relay met a local minimum and steps past it (the fallback): a FAILURE from such a step is
+   * answered by its next option. Elsewhere a FAILURE routeUnavailable means the search below was
+   * exhausted, and it goes upstream at once (only refusals and silence are retried there).
+   */
+  atMinimum: boolean;
+  /** Received with an exploration budget (`exploreHopsRemaining`): the search is past a local minimum. */
+  readonly exploring: boolean;
+  /** `exploreHopsRemaining` of what this relay forwards: null, or the budget left past a minimum. */
+  forwardExplore: number | null;
   timer: TimerId | undefined;
   /** ACK1 came back through `downstream`: the relay is bound to that branch. */
   answered: boolean;
@@ -150,6 +168,7 @@ export class InviteRole {
       dh: undefined,
       timer: undefined,
       lastFailure: 'noNeighbours',
+      searches: 0,
     };
     this.attempt(o);
     return o.inviteId;
@@ -163,6 +182,8 @@ export class InviteRole {
       return;
     }
     const link = this.chooseNext(o.peer, o.target, o.tried, undefined, true);
+    // The requester itself at a local minimum: the first hop explores past it.
+    const explore = this.choseFallback ? inviteExplorationHops + 1 : null;
     if (link === undefined) {
       this.fail(o, o.attemptTxIds.length === 0 ? 'noNeighbours' : o.lastFailure);
       return;
@@ -199,6 +220,7 @@ export class InviteRole {
           ...signed,
           requesterSignature,
           hopsRemaining: e.config.hopsMax,
+          exploreHopsRemaining: explore,
           seq,
           linkMac: new Uint8Array(32),
         };
@@ -209,7 +231,8 @@ export class InviteRole {
         if (o.state !== 'awaitNpack' || o.link !== link) return;
         if (code !== ResultCode.accepted) {
           link.forwardedFailed++;
-          o.lastFailure = 'rejected';
+          // A first hop with no neighbour closer to the callee than this peer refuses: nobody nearer.
+          o.lastFailure = code === ResultCode.routeUnavailable ? 'notFound' : 'rejected';
           this.attempt(o);
           return;
         }
@@ -265,9 +288,21 @@ export class InviteRole {
 
   // ============================================================ routing
 
+  /** Whether the last `chooseNext` stepped past a local minimum (the fallback). */
+  private choseFallback = false;
+
   /**
    * The next hop towards `target` from `peer`, skipping `tried` links, flooding links and (while others
    * remain) low-rated ones. `origin`: at the requester any neighbour may start the walk.
+   *
+   * A relay knows where the request came from (its upstream neighbour's point), and that is enough to
+   * keep a search from wandering. Entered by a step that came closer to the target, it routes by
+   * look-ahead and, at a local minimum, may step to its best other neighbour (the fallback: one hop
+   * past the closest peer). Entered by a step that did not come closer (a look-ahead reach through it,
+   * or a fallback step), it forwards only to a neighbour closer than the upstream peer — the point the
+   * reach was for — and otherwise refuses, so its upstream tries its next option. The distance of the
+   * closer of a relay and its upstream never grows along a path and shrinks at least every second hop:
+   * no cycles, and a search for a regID nobody holds ends near the target's point.
    */
   private chooseNext(
     peer: LocalPeer,
@@ -275,30 +310,43 @@ export class InviteRole {
     tried: Set<NeighborLink>,
     upstream: NeighborLink | undefined,
     origin: boolean,
+    exploring = false,
   ): NeighborLink | undefined {
     const e = this.e;
     const view = peer.currentView();
+    this.choseFallback = false;
+    // Squared distances: below `promise` is where a relay entered without progress must go.
+    let promise = Number.POSITIVE_INFINITY;
+    let fallback = origin || routingPolicyDefault.backtrack;
+    if (upstream !== undefined && !origin && !exploring) {
+      const up = distanceSquaredToPoint(upstream.remotePoint, 0, target, 0);
+      if (distanceSquaredToPoint(view.coords, 0, target, 0) >= up) {
+        promise = up;
+        fallback = false;
+      }
+    }
     for (const strict of [true, false]) {
       const epoch = view.nextEpoch();
       let candidates = 0;
       for (let i = 1; i < view.links.length; i++) {
         const l = view.links[i]!;
         const skip =
-          tried.has(l) || l === upstream || l.flooding(e.now) || (strict && l.rating() < ratingRouteMin);
+          tried.has(l) ||
+          l === upstream ||
+          l.flooding(e.now) ||
+          (strict && l.rating() < ratingRouteMin) ||
+          (promise !== Number.POSITIVE_INFINITY &&
+            distanceSquaredToPoint(view.coords, i, target, 0) >= promise);
         if (skip) view.mark[i] = epoch;
         else candidates++;
       }
       if (candidates === 0) continue;
-      const next = inviteNextHop(
-        view,
-        0,
-        target,
-        0,
-        routingPolicyDefault.lookAhead,
-        view.mark,
-        epoch,
-        origin || routingPolicyDefault.backtrack,
-      );
+      const lookAhead = routingPolicyDefault.lookAhead;
+      let next = inviteNextHop(view, 0, target, 0, lookAhead, view.mark, epoch, false);
+      if (next < 0 && fallback) {
+        next = inviteNextHop(view, 0, target, 0, lookAhead, view.mark, epoch, true);
+        this.choseFallback = next > 0;
+      }
       if (next > 0 && next < view.links.length) return view.links[next];
       if (next < 0) return undefined;
     }
@@ -401,6 +449,10 @@ export class InviteRole {
       refuse(ResultCode.hopsExhausted, 'no hops left');
       return;
     }
+    if (p.exploreHopsRemaining !== null && p.exploreHopsRemaining <= 1) {
+      refuse(ResultCode.routeUnavailable, 'no exploration hops left past the local minimum');
+      return;
+    }
     const target = pointOfRegIdCached(p.responderRegId);
     const relay: Relay = {
       tx,
@@ -413,10 +465,15 @@ export class InviteRole {
       downstreamSeq: -1,
       tried: new Set([link]),
       tries: 0,
+      atMinimum: false,
+      exploring: p.exploreHopsRemaining !== null,
+      forwardExplore: p.exploreHopsRemaining === null ? null : p.exploreHopsRemaining - 1,
       timer: undefined,
       answered: false,
     };
-    const next = this.chooseNext(peer, target, relay.tried, link, false);
+    const next = this.chooseNext(peer, target, relay.tried, link, false, relay.exploring);
+    relay.atMinimum = this.choseFallback || relay.exploring;
+    if (this.choseFallback && !relay.exploring) relay.forwardExplore = inviteExplorationHops + 1;
     if (next === undefined) {
       this.recordHop(peer, tx, target, undefined, 'INVITE at a local minimum: refused', p.hopsRemaining);
       refuse(ResultCode.routeUnavailable, 'local minimum: no neighbour closer to the target');
@@ -448,6 +505,7 @@ export class InviteRole {
         ...p,
         linkToken: link.remoteToken,
         hopsRemaining: p.hopsRemaining - 1,
+        exploreHopsRemaining: relay.forwardExplore,
         seq: s,
         linkMac: new Uint8Array(32),
       }),
@@ -473,11 +531,18 @@ export class InviteRole {
 
   private retry(relay: Relay): void {
     if (relay.answered) return;
-    if (relay.tries >= this.e.config.routeTriesPerHopMax) {
+    if (relay.tries >= (relay.exploring ? 1 : this.e.config.routeTriesPerHopMax)) {
       this.failRelay(relay, ResultCode.routeUnavailable);
       return;
     }
-    const next = this.chooseNext(relay.peer, relay.target, relay.tried, relay.upstream, false);
+    const next = this.chooseNext(
+      relay.peer,
+      relay.target,
+      relay.tried,
+      relay.upstream,
+      false,
+      relay.exploring,
+    );
     if (next === undefined) this.failRelay(relay, ResultCode.routeUnavailable);
     else this.forwardTo(relay, next);
   }
@@ -510,7 +575,16 @@ export class InviteRole {
     const o = this.outgoingBySeq.get(key);
     if (o !== undefined) {
       link.forwardedFailed++;
-      o.lastFailure = 'rejected';
+      if (p.code === ResultCode.routeUnavailable) {
+        // The first hop accepted and searched: every path it tried ended at a local minimum without
+        // the callee. Another first hop searches mostly the same region, so only a few searches run.
+        o.lastFailure = 'notFound';
+        o.searches++;
+        if (o.searches >= inviteSearchesMax) {
+          this.fail(o, 'notFound');
+          return true;
+        }
+      } else o.lastFailure = 'rejected';
       this.attempt(o);
       return true;
     }
@@ -519,6 +593,7 @@ export class InviteRole {
       this.relaysByDownstream.delete(key);
       link.forwardedFailed++;
       if (p.code === ResultCode.hopsExhausted) this.failRelay(relay, p.code);
+      else if (p.code === ResultCode.routeUnavailable && !relay.atMinimum) this.failRelay(relay, p.code);
       else this.retry(relay);
       return true;
     }

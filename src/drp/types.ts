@@ -38,7 +38,12 @@ export type InviteFailure =
   | 'noResponse'
   | 'ack1Timeout'
   | 'cfmTimeout'
-  | 'badAck1';
+  | 'badAck1'
+  /**
+   * Searches ended at local minima of the space without the callee: two searches came back exhausted,
+   * or every attempt's first hop had no neighbour closer to the callee than the requester.
+   */
+  | 'notFound';
 
 export type EngineEvent =
   | { readonly type: 'powJob'; readonly jobId: number; readonly job: PowJob }

@@ -49,6 +49,12 @@ export interface InviteReq {
   readonly requesterSignature: Uint8Array;
   /** 0..30, per hop. */
   readonly hopsRemaining: number;
+  /**
+   * Per hop: null while the search makes progress; set by the hop that steps past a local minimum to
+   * the hops the search may still explore there (decremented per hop, a hop receiving 1 forwards no
+   * further).
+   */
+  readonly exploreHopsRemaining: number | null;
   readonly seq: number;
   readonly linkMac: Uint8Array;
 }
@@ -70,6 +76,7 @@ export const inviteReqCodec = defineCodec<InviteReq>({
     opt('contactInvitationToken', bytes(contactInvitationTokenBytes)),
     req('requesterSignature', bytes(signatureBytes)),
     req('hopsRemaining', uint(0, hopsRemainingMax)),
+    opt('exploreHopsRemaining', uint(0, hopsRemainingMax)),
     req('seq', u32),
     req('linkMac', bytes(linkMacBytes)),
   ],

@@ -101,7 +101,7 @@ describe('signatures cover exactly the documented fields', () => {
     it(`INVITE (${withToken ? 'with' : 'without'} contact token): any signed byte changed fails`, () => {
       const flow = inviteFlow(rng.fork(`invite-${withToken}`), withToken);
       expect(allVerify(inviteChecks(flow))).toBe(true);
-      const perHop = ['linkToken', 'linkMac', 'seq', 'hopsRemaining'];
+      const perHop = ['linkToken', 'linkMac', 'seq', 'hopsRemaining', 'exploreHopsRemaining'];
       for (const key of ['req', 'ack1', 'ack2', 'cfm'] as const) {
         const r = flipEveryByte<InviteFlow>(flow, key, perHop, inviteChecks);
         expect(r.signedChanges, key).toBeGreaterThan(50);

@@ -279,6 +279,7 @@ export function forgeInviteReq(
     ...signed,
     requesterSignature: sig,
     hopsRemaining: 30,
+    exploreHopsRemaining: null,
     seq,
     linkMac: macPlaceholder,
   };

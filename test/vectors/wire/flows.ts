@@ -131,6 +131,7 @@ export function inviteFlow(rng: Rng, withToken: boolean): InviteFlow {
     contactInvitationToken: withToken ? rng.bytes(16) : null,
     requesterSignature: zeroSig,
     hopsRemaining: 30 - rng.int(5),
+    exploreHopsRemaining: withToken ? 1 + rng.int(5) : null,
   };
   const req: InviteReq = {
     ...req0,
