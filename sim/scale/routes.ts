@@ -546,6 +546,11 @@ export class EngineSearchRouter implements PeerRouter {
     const fallback = (dx < dup || exploring) && this.policy.backtrack;
     this.choseFallback = false;
     let next = this.choose(x, up, t, tried, n, promise, fallback);
+    if (next < 0 && promise !== Number.POSITIVE_INFINITY && this.policy.backtrack) {
+      // The reach this relay was chosen for is not there: it explores as from a local minimum.
+      next = this.choose(x, up, t, tried, n, Number.POSITIVE_INFINITY, true);
+      this.choseFallback = next >= 0;
+    }
     const atMinimum = this.choseFallback || exploring;
     if (next < 0) return SearchResult.refusedNoRoute;
     this.seen[x] = this.seenEpoch;

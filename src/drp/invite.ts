@@ -325,32 +325,42 @@ export class InviteRole {
         fallback = false;
       }
     }
-    for (const strict of [true, false]) {
-      const epoch = view.nextEpoch();
-      let candidates = 0;
-      for (let i = 1; i < view.links.length; i++) {
-        const l = view.links[i]!;
-        const skip =
-          tried.has(l) ||
-          l === upstream ||
-          l.flooding(e.now) ||
-          (strict && l.rating() < ratingRouteMin) ||
-          (promise !== Number.POSITIVE_INFINITY &&
-            distanceSquaredToPoint(view.coords, i, target, 0) >= promise);
-        if (skip) view.mark[i] = epoch;
-        else candidates++;
+    const pick = (promise: number, fallback: boolean): NeighborLink | undefined => {
+      for (const strict of [true, false]) {
+        const epoch = view.nextEpoch();
+        let candidates = 0;
+        for (let i = 1; i < view.links.length; i++) {
+          const l = view.links[i]!;
+          const skip =
+            tried.has(l) ||
+            l === upstream ||
+            l.flooding(e.now) ||
+            (strict && l.rating() < ratingRouteMin) ||
+            (promise !== Number.POSITIVE_INFINITY &&
+              distanceSquaredToPoint(view.coords, i, target, 0) >= promise);
+          if (skip) view.mark[i] = epoch;
+          else candidates++;
+        }
+        if (candidates === 0) continue;
+        const lookAhead = routingPolicyDefault.lookAhead;
+        let next = inviteNextHop(view, 0, target, 0, lookAhead, view.mark, epoch, false);
+        if (next < 0 && fallback) {
+          next = inviteNextHop(view, 0, target, 0, lookAhead, view.mark, epoch, true);
+          this.choseFallback = next > 0;
+        }
+        if (next > 0 && next < view.links.length) return view.links[next];
+        if (next < 0) return undefined;
       }
-      if (candidates === 0) continue;
-      const lookAhead = routingPolicyDefault.lookAhead;
-      let next = inviteNextHop(view, 0, target, 0, lookAhead, view.mark, epoch, false);
-      if (next < 0 && fallback) {
-        next = inviteNextHop(view, 0, target, 0, lookAhead, view.mark, epoch, true);
-        this.choseFallback = next > 0;
-      }
-      if (next > 0 && next < view.links.length) return view.links[next];
-      if (next < 0) return undefined;
-    }
-    return undefined;
+      return undefined;
+    };
+    const chosen = pick(promise, fallback);
+    if (chosen !== undefined || promise === Number.POSITIVE_INFINITY || !routingPolicyDefault.backtrack)
+      return chosen;
+    // Entered for a reach that is not there (an advert out of date, a link down or flooded): this relay
+    // is where the search stands still, so it explores from here as from a local minimum.
+    const explored = pick(Number.POSITIVE_INFINITY, true);
+    if (explored !== undefined) this.choseFallback = true;
+    return explored;
   }
 
   private recordHop(
