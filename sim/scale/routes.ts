@@ -10,6 +10,7 @@
  * the BFS shortest path in the same graph.
  */
 
+import { drpConfigDefault } from '../../src/drp/config.js';
 import {
   distanceSquaredToPoint,
   inviteExplorationHops,
@@ -416,14 +417,14 @@ enum SearchResult {
   refusedNoRoute,
   refusedOther,
   failedNoRoute,
-  failedHops,
 }
 
-/** The engine's relay tries at most this many next hops (`routeTriesPerHopMax` in src/drp/config.ts). */
-export const engineTriesPerHopMax = 4;
-/** The engine's INVITE hop budget (`hopsMax`) and attempts (`inviteAttemptsMax`). */
-export const engineHopsMax = 30;
-export const engineAttemptsMax = 5;
+/** The engine's defaults this search plays: hop budget, tries per relay, attempts per INVITE. */
+const {
+  hopsMax: engineHopsMax,
+  routeTriesPerHopMax,
+  inviteAttemptsMax: engineAttemptsMax,
+} = drpConfigDefault;
 
 /**
  * The search the engine performs (src/drp/invite.ts), played on the model: each relay decides from what
@@ -467,7 +468,6 @@ export class EngineSearchRouter implements PeerRouter {
         this.seen.fill(0);
         this.seenEpoch = 1;
       }
-      this.choseFallback = false;
       const next = this.choose(s, -1, t, origin, originTried, Number.POSITIVE_INFINITY, true);
       if (next < 0) return -1;
       origin[originTried++] = next;
@@ -481,7 +481,11 @@ export class EngineSearchRouter implements PeerRouter {
     return -1;
   }
 
-  /** The next hop at `x` (not among `tried[0..n)`, not `up`); own distance below `promise`; −1 if none. */
+  /**
+   * The next hop at `x` (not among `tried[0..n)`, not `up`), as the engine's `chooseNext`: own distance
+   * below `promise`; when nothing is (the reach `x` was chosen for is gone), any neighbour, as a step past
+   * a local minimum; −1 if none.
+   */
   private choose(
     x: number,
     up: number,
@@ -491,6 +495,23 @@ export class EngineSearchRouter implements PeerRouter {
     promise: number,
     fallback: boolean,
   ): number {
+    const next = this.pick(x, up, t, tried, n, promise, fallback);
+    if (next >= 0 || promise === Number.POSITIVE_INFINITY || !this.policy.backtrack) return next;
+    const explored = this.pick(x, up, t, tried, n, Number.POSITIVE_INFINITY, true);
+    this.choseFallback = explored >= 0;
+    return explored;
+  }
+
+  private pick(
+    x: number,
+    up: number,
+    t: number,
+    tried: Uint32Array,
+    n: number,
+    promise: number,
+    fallback: boolean,
+  ): number {
+    this.choseFallback = false;
     const net = this.net;
     const mark = net.marks;
     const epoch = net.nextEpoch();
@@ -519,6 +540,7 @@ export class EngineSearchRouter implements PeerRouter {
     return inviteNextHop(net, x, net.coords, toff, lookAhead, mark, epoch, true);
   }
 
+  /** Whether the last `choose` stepped past a local minimum (the fallback). */
   private choseFallback = false;
 
   /** `explore`: the request's `exploreHopsRemaining` (−1 for nil). */
@@ -544,13 +566,7 @@ export class EngineSearchRouter implements PeerRouter {
     const tried = this.tried[depth]!;
     let n = 0;
     const fallback = (dx < dup || exploring) && this.policy.backtrack;
-    this.choseFallback = false;
     let next = this.choose(x, up, t, tried, n, promise, fallback);
-    if (next < 0 && promise !== Number.POSITIVE_INFINITY && this.policy.backtrack) {
-      // The reach this relay was chosen for is not there: it explores as from a local minimum.
-      next = this.choose(x, up, t, tried, n, Number.POSITIVE_INFINITY, true);
-      this.choseFallback = next >= 0;
-    }
     const atMinimum = this.choseFallback || exploring;
     if (next < 0) return SearchResult.refusedNoRoute;
     this.seen[x] = this.seenEpoch;
@@ -561,9 +577,8 @@ export class EngineSearchRouter implements PeerRouter {
       const r = this.relay(next, x, t, hopsRemaining - 1, forwardExplore, depth + 1);
       if (r === SearchResult.delivered) return r;
       this.steps++;
-      if (r === SearchResult.failedHops) return r;
       if (r === SearchResult.failedNoRoute && !atMinimum) return r;
-      if (n >= (exploring ? 1 : engineTriesPerHopMax)) return SearchResult.failedNoRoute;
+      if (n >= (exploring ? 1 : routeTriesPerHopMax)) return SearchResult.failedNoRoute;
       next = this.choose(x, up, t, tried, n, promise, fallback);
       if (next < 0) return SearchResult.failedNoRoute;
     }
