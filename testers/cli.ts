@@ -16,6 +16,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { countOption, decimalOption, defaultSeed, UsageError } from '../sim/cli/args.js';
+import { applySimulatorHeapPolicy } from '../sim/heap-policy.js';
 import { isIpv4, isPort } from '../src/seams/transport.js';
 import { summaryTable, type TesterReport, writeReport } from './report.js';
 import { runRole } from './roles.js';
@@ -312,6 +313,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  applySimulatorHeapPolicy();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

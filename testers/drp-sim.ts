@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { countOption, UsageError } from '../sim/cli/args.js';
 import { main } from '../sim/cli.js';
+import { applySimulatorHeapPolicy } from '../sim/heap-policy.js';
 import type { ReplayScenario } from '../sim/vision/replay.js';
 import type { JsonObject } from '../src/vision/trace.js';
 import {
@@ -90,6 +91,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  applySimulatorHeapPolicy();
   main(process.argv.slice(2), replayScenarios, sampleCommand).then(
     (code) => {
       process.exitCode = code;
