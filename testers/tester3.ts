@@ -63,6 +63,11 @@ export interface Tester3Options {
   /** Where the run's trace is written (default 'reports'). */
   readonly traceDir?: string;
   readonly onProgress?: (text: string) => void;
+  /**
+   * Called as the simulated clock reaches the start and the end of the measured phase (a benchmark reads
+   * its wall clock there). Only when given is it scheduled, so it never changes a run's event hash.
+   */
+  readonly onMeasuredPhase?: (edge: 'start' | 'end') => void;
 }
 
 export const tester3Defaults = {
@@ -271,6 +276,11 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
         peers: names.slice(0, splitFaultPeersListed),
       });
     });
+  }
+  const onPhase = opts.onMeasuredPhase;
+  if (onPhase !== undefined) {
+    world.schedule(measureFromMs, () => onPhase('start'));
+    world.schedule(endAtMs - start, () => onPhase('end'));
   }
   let lastProgress = start;
   const progress = (): void => {
