@@ -22,26 +22,33 @@ function firstTableSize(entries: number): number {
   return n;
 }
 
+/** Peers a view has room for before it first grows (a 13-neighbour registration needs ~150–200). */
+export const viewPeersInitial = 128;
+
 export class LocalView implements PeerView {
-  readonly coords: Uint32Array;
+  coords: Uint32Array;
   readonly slots: Uint32Array;
   readonly slotStride: number;
-  readonly degree: Uint8Array;
-  readonly busy: Uint16Array;
+  degree: Uint8Array;
+  busy: Uint16Array;
   /** Peers this view holds at most. */
   readonly peersMax: number;
   /** View peer number → the link it is (for neighbours, 1..count). */
   readonly links: NeighborLink[] = [];
   /** Mark array for the policy's "tried / visited" sets. */
-  readonly mark: Uint32Array;
+  mark: Uint32Array;
   epoch = 0;
   size = 0;
   builtVersion = -1;
+  /** Peers the per-peer arrays have room for now: doubles as needed, up to `peersMax`. */
+  private capacity: number;
 
   /**
    * `stride`: slots per peer — the registration's hard maximum of neighbours plus room for the link back
-   * (at most `slotStrideMax`, the policy's bound). Sized to the registration, a view costs a few tens of
-   * kilobytes, not the megabyte a maximal one would.
+   * (at most `slotStrideMax`, the policy's bound). The per-peer arrays start with room for
+   * `viewPeersInitial` peers and double when a rebuild needs more (up to `peersMax`, what a full
+   * neighbourhood advertising the most neighbours a PING carries needs): a simulated network holds one
+   * view per registration, and the full size (~30 KB) was a quarter of a user's memory there.
    */
   constructor(stride: number) {
     if (!Number.isInteger(stride) || stride < 2 || stride > slotStrideMax) {
@@ -49,16 +56,50 @@ export class LocalView implements PeerView {
     }
     this.slotStride = stride;
     this.peersMax = viewPeersFor(stride);
-    this.coords = new Uint32Array(this.peersMax * dimensions);
+    this.capacity = Math.min(this.peersMax, Math.max(viewPeersInitial, 1 + stride));
+    this.coords = new Uint32Array(this.capacity * dimensions);
     // Only self and its neighbours have slot rows: the second ring are leaves (degree 0), whose rows the
-    // policy never reads. That keeps a view at ~15 KB instead of ~45 KB.
+    // policy never reads.
     this.slots = new Uint32Array((1 + stride) * stride);
-    this.degree = new Uint8Array(this.peersMax);
-    this.busy = new Uint16Array(this.peersMax);
-    this.mark = new Uint32Array(this.peersMax);
-    this.firstKeys = new Uint32Array(firstTableSize(this.peersMax));
+    this.degree = new Uint8Array(this.capacity);
+    this.busy = new Uint16Array(this.capacity);
+    this.mark = new Uint32Array(this.capacity);
+    this.firstKeys = new Uint32Array(firstTableSize(this.capacity));
     this.firstValues = new Int16Array(this.firstKeys.length);
     this.firstStamps = new Uint16Array(this.firstKeys.length);
+  }
+
+  /**
+   * Doubles the per-peer arrays (keeping the first `n` peers) and the first-coordinate table, whose
+   * entries are re-inserted. Called by `rebuild` when peer number `n` does not fit.
+   */
+  private grow(n: number, neighbourCount: number): void {
+    const capacity = Math.min(this.peersMax, this.capacity * 2);
+    const coords = new Uint32Array(capacity * dimensions);
+    coords.set(this.coords.subarray(0, n * dimensions));
+    this.coords = coords;
+    const degree = new Uint8Array(capacity);
+    degree.set(this.degree.subarray(0, n));
+    this.degree = degree;
+    const busy = new Uint16Array(capacity);
+    busy.set(this.busy.subarray(0, n));
+    this.busy = busy;
+    // Marks are per decision (`nextEpoch`); a fresh array only needs the epoch to stay above zero.
+    this.mark = new Uint32Array(capacity);
+    this.capacity = capacity;
+    const size = firstTableSize(capacity);
+    if (size !== this.firstKeys.length) {
+      this.firstKeys = new Uint32Array(size);
+      this.firstValues = new Int16Array(size);
+      this.firstStamps = new Uint16Array(size);
+      this.firstStamp = 1;
+      // Re-inserted as `rebuild` inserted them: self and the neighbours unconditionally, the second ring
+      // only where the first coordinate is new.
+      for (let i = 0; i < n; i++) {
+        const first = coords[i * dimensions]!;
+        if (i <= neighbourCount || this.firstGet(first) < 0) this.firstSet(first, i);
+      }
+    }
   }
 
   /** Rebuilds from the local point and busy mask, and the usable links. */
@@ -84,7 +125,7 @@ export class LocalView implements PeerView {
     this.firstClear();
     this.firstSet(selfPoint[0]!, 0);
     for (let i = 1; i <= neighbourCount; i++) this.firstSet(this.links[i]!.remotePoint[0]!, i);
-    const coords = this.coords;
+    let coords = this.coords;
     for (let i = 1; i <= neighbourCount; i++) {
       const l = this.links[i]!;
       let deg = 0;
@@ -97,6 +138,10 @@ export class LocalView implements PeerView {
         if (idx >= 0 && !this.samePoint(idx, p)) idx = -1;
         if (idx < 0) {
           if (n >= this.peersMax) break;
+          if (n >= this.capacity) {
+            this.grow(n, neighbourCount);
+            coords = this.coords;
+          }
           idx = n++;
           const o = idx * dimensions;
           for (let k = 0; k < dimensions; k++) coords[o + k] = p[k]!;
@@ -115,9 +160,9 @@ export class LocalView implements PeerView {
 
   // First coordinate → view peer number: an open-addressing table of at least twice `peersMax` slots
   // (linear probing), emptied per rebuild by bumping a stamp rather than clearing it.
-  private readonly firstKeys: Uint32Array;
-  private readonly firstValues: Int16Array;
-  private readonly firstStamps: Uint16Array;
+  private firstKeys: Uint32Array;
+  private firstValues: Int16Array;
+  private firstStamps: Uint16Array;
   private firstStamp = 0;
 
   private firstClear(): void {
