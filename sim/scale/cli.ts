@@ -4,7 +4,7 @@
  *   drp-sim --peers 1e6 --topology 8d [--neighbors 13] [--routes 100000] [--churn 0.1] [--seed S]
  *           [--json] [--report out.html]
  *   drp-sim scale-table --sizes 1e5,1e6 [--topologies 8d,knn,can,kademlia,chord] [--markdown]
- *           [--json] [--out results.json] [--report out.html]
+ *           [--json] [--out results.json] [--report out.html] [--jobs N]
  *   drp-sim scale-report --in a.json,b.json --report out.html
  *
  * Research flags (--no-look-ahead, --long-links, --min-neighbors, ...) vary the policy; see
@@ -16,7 +16,7 @@
  * at the next progress check and says so.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -128,6 +128,26 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
   });
 }
 
+/** Runs `scale-table` makes at once by default: one per core, at most 2 (each run is one thread). */
+export const tableJobsDefault = Math.max(1, Math.min(2, availableParallelism()));
+/** Largest --jobs. */
+export const tableJobsMax = 16;
+
+/**
+ * How many of `configs` may run at once: `jobs`, fewer while the largest estimates together would not
+ * fit in memory (each config alone was already checked).
+ */
+export function tableJobsFitting(
+  configs: readonly Pick<ScaleOptions, 'peers' | 'neighbors' | 'topology'>[],
+  jobs: number,
+  memoryBytes = totalmem(),
+): number {
+  const needs = configs.map((c) => estimateBytes(c)).sort((a, b) => b - a);
+  let fit = Math.max(1, Math.min(jobs, configs.length));
+  while (fit > 1 && needs.slice(0, fit).reduce((a, b) => a + b, 0) > memoryBytes * 0.9) fit--;
+  return fit;
+}
+
 /** How often the main thread passes a pending Ctrl-C to the running worker. */
 export const interruptPollMs = 100;
 
@@ -140,6 +160,8 @@ export function runWithProgress(
   quiet: boolean,
   snapshots: PainSnapshot[] | null = null,
   snapshotsMax = 0,
+  /** Shared by runs made at once (one Ctrl-C stops them all); disposed by its owner. */
+  sharedInterrupt?: Interrupt,
 ): Promise<ScaleResult> {
   const onSnapshot = (s: PainSnapshot): void => void snapshots?.push(s);
   const bars = new Map<string, Progress>();
@@ -164,7 +186,7 @@ export function runWithProgress(
       }),
     );
   }
-  const interrupt = new Interrupt();
+  const interrupt = sharedInterrupt ?? new Interrupt();
   const stopBuffer = new SharedArrayBuffer(4);
   const stop = new Int32Array(stopBuffer);
   const worker = new Worker(workerUrl, {
@@ -178,7 +200,7 @@ export function runWithProgress(
     const finish = (): void => {
       settled = true;
       clearInterval(poll);
-      interrupt.dispose();
+      if (sharedInterrupt === undefined) interrupt.dispose();
     };
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') {
@@ -318,8 +340,9 @@ function churnLines(r: ScaleResult): string {
   );
 }
 
-function interruptedExit(results: readonly ScaleResult[]): boolean {
-  if (results.some((r) => r.interrupted)) {
+/** True (and says so) when a run stopped early or, with `missing`, a run never started. */
+function interruptedExit(results: readonly ScaleResult[], missing = false): boolean {
+  if (missing || results.some((r) => r.interrupted)) {
     process.stderr.write('interrupted: the run stopped before finishing; no results written\n');
     process.exitCode = 130;
     return true;
@@ -504,6 +527,15 @@ export function registerScaleCommand(program: Command): void {
     )
     .addOption(new Option('--markdown', 'print the table as Markdown'))
     .addOption(new Option('--out <file>', 'also write the results as one JSON object to this file'))
+    .addOption(
+      new Option(
+        '--jobs <n>',
+        'runs at once, each in its own thread (results are the same; build and route seconds are each ' +
+          "run's own wall time, so compare them with --jobs 1)",
+      )
+        .argParser(countOption('--jobs', 1, tableJobsMax))
+        .default(tableJobsDefault),
+    )
     .action(
       (
         flags: Omit<RunFlags, 'peers' | 'topology' | 'churn'> & {
@@ -511,29 +543,46 @@ export function registerScaleCommand(program: Command): void {
           topologies: Topology[];
           markdown?: boolean;
           out?: string;
+          jobs: number;
         },
       ) => {
         const seed = flags.seed ?? defaultSeed();
-        for (const peers of flags.sizes)
-          for (const topology of flags.topologies)
-            checkMemory({ peers, topology, neighbors: flags.neighbors });
-        const results: ScaleResult[] = [];
-        const runAll = async (): Promise<boolean> => {
-          for (const peers of flags.sizes) {
-            for (const topology of flags.topologies) {
-              const r = await runWithProgress(
-                optionsFromFlags({ ...flags, peers, topology, churn: 0 }, seed),
+        const configs = flags.sizes.flatMap((peers) =>
+          flags.topologies.map((topology) => ({ peers, topology, neighbors: flags.neighbors })),
+        );
+        for (const c of configs) checkMemory(c);
+        const jobs = tableJobsFitting(configs, flags.jobs);
+        const slots: (ScaleResult | undefined)[] = configs.map(() => undefined);
+        // Every run is seeded alone, so running several at once changes only their wall times; results
+        // are listed in the order of --sizes, then --topologies, as one at a time would list them.
+        const runAll = async (): Promise<ScaleResult[] | null> => {
+          const interrupt = new Interrupt();
+          let next = 0;
+          const lane = async (): Promise<void> => {
+            while (next < configs.length && !interrupt.requested) {
+              const i = next++;
+              const c = configs[i]!;
+              slots[i] = await runWithProgress(
+                optionsFromFlags({ ...flags, peers: c.peers, topology: c.topology, churn: 0 }, seed),
                 false,
+                null,
+                0,
+                interrupt,
               );
-              results.push(r);
-              if (interruptedExit(results)) return false;
             }
+          };
+          try {
+            await Promise.all(Array.from({ length: jobs }, lane));
+          } finally {
+            interrupt.dispose();
           }
-          return true;
+          const done = slots.filter((r): r is ScaleResult => r !== undefined);
+          if (interruptedExit(done, done.length < configs.length)) return null;
+          return done;
         };
         return settle(
-          runAll().then((complete) => {
-            if (!complete) return;
+          runAll().then((results) => {
+            if (results === null) return;
             if (flags.report !== undefined) writeFileSync(flags.report, renderReport(results));
             if (flags.out !== undefined) writeFileSync(flags.out, `${JSON.stringify({ seed, results })}\n`);
             if (flags.json === true) process.stdout.write(`${JSON.stringify({ seed, results })}\n`);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -7,7 +8,7 @@ import { routingPolicyDefault } from '../../src/drp/policy.js';
 import { UsageError } from '../cli/args.js';
 import { SeededRng } from '../kernel/rng.js';
 import { canGridSides } from './baselines.js';
-import { checkMemory, registerScaleCommand } from './cli.js';
+import { checkMemory, registerScaleCommand, tableJobsFitting } from './cli.js';
 import { FastRng } from './fast-rng.js';
 import { bytesPerPeer, joinParamsFor, radixSortIndices, ScaleNetwork, slotStrideFor } from './model.js';
 import { canFormulaHops, mooreBoundHops, renderReport } from './report.js';
@@ -165,6 +166,7 @@ describe('bad input', () => {
     [['--neighbors', '1']],
     [['--topology', 'hypercube']],
     [['--churn', '-0.1']],
+    [['scale-table', '--jobs', '0']],
   ])('%j is a one-line error before any work', (args) => {
     const r = parse(args);
     expect(r.code).not.toBe(0);
@@ -212,6 +214,54 @@ describe('bad input', () => {
       'chord:800:300',
     ]);
   });
+
+  it('scale-table runs at once only what fits in memory together', () => {
+    const small = { peers: 1e5, neighbors: 13, topology: '8d' as const };
+    const big = { peers: 1e8, neighbors: 13, topology: '8d' as const };
+    expect(tableJobsFitting([small, small, small], 2, 24 * 2 ** 30)).toBe(2);
+    expect(tableJobsFitting([small], 2, 24 * 2 ** 30)).toBe(1);
+    // 1e8 alone fits 24 GiB; with another 1e8 beside it, it does not.
+    expect(tableJobsFitting([big, small], 2, 24 * 2 ** 30)).toBe(2);
+    expect(tableJobsFitting([big, big], 2, 24 * 2 ** 30)).toBe(1);
+  });
+
+  const built = join(import.meta.dirname, '..', '..', 'dist', 'testers', 'drp-sim.js');
+  it.skipIf(!existsSync(built))(
+    'scale-table gives the same results with runs made at once as one at a time (built CLI, worker threads)',
+    () => {
+      const table = (jobs: number): unknown => {
+        const r = spawnSync(
+          process.execPath,
+          [
+            built,
+            'scale-table',
+            '--sizes',
+            '1500,2500',
+            '--topologies',
+            '8d,knn,chord',
+            '--routes',
+            '400',
+          ].concat(['--seed', 'jobs', '--json', '--jobs', String(jobs)]),
+          { encoding: 'utf8', timeout: 120_000 },
+        );
+        expect(r.status, r.stderr).toBe(0);
+        const parsed = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+          results: Parameters<typeof stripTimings>[0][];
+        };
+        return parsed.results.map((x) => stripTimings(x));
+      };
+      const one = table(1);
+      expect(table(2)).toEqual(one);
+      expect((one as { topology: string; peers: number }[]).map((r) => `${r.topology}:${r.peers}`)).toEqual([
+        '8d:1500',
+        'knn:1500',
+        'chord:1500',
+        '8d:2500',
+        'knn:2500',
+        'chord:2500',
+      ]);
+    },
+  );
 
   it('refuses a run whose memory estimate exceeds the machine', () => {
     expect(() => checkMemory({ peers: 1e9, neighbors: 13, topology: '8d' }, 24 * 2 ** 30)).toThrow(
