@@ -4,16 +4,27 @@ import { dimensions } from '../id/geometry.js';
 import type { NeighborLink } from './neighbor.js';
 import { LocalView, viewPeersInitial } from './view.js';
 
+/** Random points; about one in four shares its first coordinate with others (the view's hash key). */
 function randomPoint(rng: SeededRng): Uint32Array {
   const p = new Uint32Array(dimensions);
   for (let k = 0; k < dimensions; k++) p[k] = rng.uint32();
+  if (rng.int(4) === 0) p[0] = rng.int(8);
   return p;
 }
 
-/** Links whose advertised points (self first, then `advertisedEach − 1` others) overlap as shared neighbours do. */
-function neighbourhood(seed: string, neighbours: number, advertisedEach: number, self: Uint32Array) {
+/**
+ * Links whose advertised points (self first, then `advertisedEach − 1` others drawn from a pool of
+ * `poolFactor` × as many) overlap as shared neighbours do.
+ */
+function neighbourhood(
+  seed: string,
+  neighbours: number,
+  advertisedEach: number,
+  self: Uint32Array,
+  poolFactor = 1,
+) {
   const rng = new SeededRng(seed);
-  const pool = Array.from({ length: neighbours * advertisedEach }, () => randomPoint(rng));
+  const pool = Array.from({ length: neighbours * advertisedEach * poolFactor }, () => randomPoint(rng));
   const links = Array.from({ length: neighbours }, () => {
     const advertised: Uint32Array[] = [self];
     while (advertised.length < advertisedEach) advertised.push(pool[rng.int(pool.length)]!);
@@ -29,35 +40,50 @@ function neighbourhood(seed: string, neighbours: number, advertisedEach: number,
 
 const key = (p: ArrayLike<number>): string => Array.from(p).join(',');
 
+/** Checks that `view` holds self, the neighbours and each distinct advertised point once, rows intact. */
+function expectHolds(view: LocalView, self: Uint32Array, links: NeighborLink[], stride: number): void {
+  const expected = new Set([key(self), ...links.map((l) => key(l.remotePoint))]);
+  for (const l of links) for (const p of l.remoteNeighbourPoints) expected.add(key(p));
+  expect(view.size).toBe(expected.size);
+  const seen = new Set<string>();
+  for (let i = 0; i < view.size; i++)
+    seen.add(key(view.coords.subarray(i * dimensions, (i + 1) * dimensions)));
+  expect(seen).toEqual(expected);
+  // Each neighbour's row: the link back to self, then its advertised points (self skipped).
+  for (let i = 1; i <= links.length; i++) {
+    const row = Array.from(view.slots.subarray(i * stride, i * stride + view.degree[i]!));
+    expect(row[0]).toBe(0);
+    const advertised = links[i - 1]!.remoteNeighbourPoints.filter((p) => key(p) !== key(self));
+    expect(row.slice(1).map((v) => key(view.coords.subarray(v * dimensions, (v + 1) * dimensions)))).toEqual(
+      advertised.map(key),
+    );
+  }
+}
+
 describe('LocalView', () => {
   it('holds self, the neighbours and each distinct advertised point once, growing past its first size', () => {
-    const rng = new SeededRng('view-self');
-    const self = randomPoint(rng);
-    const links = neighbourhood('view-big', 18, 19, self);
+    const self = randomPoint(new SeededRng('view-self'));
+    const links = neighbourhood('view-big', 18, 19, self, 4);
     const view = new LocalView(19);
     view.rebuild(self, 5, links, 1);
-    const expected = new Set([key(self), ...links.map((l) => key(l.remotePoint))]);
-    for (const l of links) for (const p of l.remoteNeighbourPoints) expected.add(key(p));
-    expect(view.size).toBe(expected.size);
     expect(view.size).toBeGreaterThan(viewPeersInitial);
-    const seen = new Set<string>();
-    for (let i = 0; i < view.size; i++)
-      seen.add(key(view.coords.subarray(i * dimensions, (i + 1) * dimensions)));
-    expect(seen).toEqual(expected);
-    // Each neighbour's row: the link back to self, then its advertised points (self skipped).
-    for (let i = 1; i <= links.length; i++) {
-      const row = Array.from(view.slots.subarray(i * 19, i * 19 + view.degree[i]!));
-      expect(row[0]).toBe(0);
-      const advertised = links[i - 1]!.remoteNeighbourPoints.filter((p) => key(p) !== key(self));
-      expect(
-        row.slice(1).map((v) => key(view.coords.subarray(v * dimensions, (v + 1) * dimensions))),
-      ).toEqual(advertised.map(key));
-    }
+    expectHolds(view, self, links, 19);
+  });
+
+  it('grows in steps up to its bound for the widest stride', () => {
+    const self = randomPoint(new SeededRng('view-self-wide'));
+    // 64 neighbours advertising 20 points each: 1,345 peers, past every doubling and up to the bound.
+    const links = neighbourhood('view-wide', 64, 21, self, 8);
+    const view = new LocalView(64);
+    view.rebuild(self, 1, links, 1);
+    expect(view.size).toBeGreaterThan(4 * viewPeersInitial);
+    expect(view.size).toBeLessThanOrEqual(view.peersMax);
+    expectHolds(view, self, links, 64);
   });
 
   it('rebuilds to the same contents whether it had to grow or had grown before', () => {
     const self = randomPoint(new SeededRng('view-self-2'));
-    const big = neighbourhood('view-big-2', 18, 19, self);
+    const big = neighbourhood('view-big-2', 18, 19, self, 4);
     const fresh = new LocalView(19);
     fresh.rebuild(self, 3, big, 1);
     const reused = new LocalView(19);
@@ -72,15 +98,5 @@ describe('LocalView', () => {
     expect(Array.from(reused.degree.subarray(0, n))).toEqual(Array.from(fresh.degree.subarray(0, n)));
     expect(Array.from(reused.busy.subarray(0, n))).toEqual(Array.from(fresh.busy.subarray(0, n)));
     expect(Array.from(reused.slots)).toEqual(Array.from(fresh.slots));
-  });
-
-  it('stops at peersMax', () => {
-    const self = randomPoint(new SeededRng('view-self-3'));
-    // 3 neighbours advertising 20 distinct points each would need 64 peers; a stride-3 view holds 1+3+3·21.
-    const links = neighbourhood('view-max', 3, 20, self);
-    const view = new LocalView(3);
-    view.rebuild(self, 0, links, 1);
-    expect(view.size).toBeLessThanOrEqual(view.peersMax);
-    expect(view.degree[0]).toBe(3);
   });
 });

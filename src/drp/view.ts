@@ -23,7 +23,7 @@ function firstTableSize(entries: number): number {
 }
 
 /** Peers a view has room for before it first grows (a 13-neighbour registration needs ~150–200). */
-export const viewPeersInitial = 128;
+export const viewPeersInitial = 256;
 
 export class LocalView implements PeerView {
   coords: Uint32Array;
@@ -48,7 +48,8 @@ export class LocalView implements PeerView {
    * (at most `slotStrideMax`, the policy's bound). The per-peer arrays start with room for
    * `viewPeersInitial` peers and double when a rebuild needs more (up to `peersMax`, what a full
    * neighbourhood advertising the most neighbours a PING carries needs): a simulated network holds one
-   * view per registration, and the full size (~30 KB) was a quarter of a user's memory there.
+   * view per registration, and the full size (~30 KB at stride 19; ~16 KB now) was a quarter of a
+   * user's memory there.
    */
   constructor(stride: number) {
     if (!Number.isInteger(stride) || stride < 2 || stride > slotStrideMax) {
@@ -73,7 +74,7 @@ export class LocalView implements PeerView {
    * Doubles the per-peer arrays (keeping the first `n` peers) and the first-coordinate table, whose
    * entries are re-inserted. Called by `rebuild` when peer number `n` does not fit.
    */
-  private grow(n: number, neighbourCount: number): void {
+  private grow(n: number): void {
     const capacity = Math.min(this.peersMax, this.capacity * 2);
     const coords = new Uint32Array(capacity * dimensions);
     coords.set(this.coords.subarray(0, n * dimensions));
@@ -93,12 +94,8 @@ export class LocalView implements PeerView {
       this.firstValues = new Int16Array(size);
       this.firstStamps = new Uint16Array(size);
       this.firstStamp = 1;
-      // Re-inserted as `rebuild` inserted them: self and the neighbours unconditionally, the second ring
-      // only where the first coordinate is new.
-      for (let i = 0; i < n; i++) {
-        const first = coords[i * dimensions]!;
-        if (i <= neighbourCount || this.firstGet(first) < 0) this.firstSet(first, i);
-      }
+      // Re-inserted in view order, as `rebuild` inserted them (an equal point found first stays first).
+      for (let i = 0; i < n; i++) this.pointInsert(coords[i * dimensions]!, i);
     }
   }
 
@@ -123,8 +120,8 @@ export class LocalView implements PeerView {
     // Second ring: the points each neighbour advertised. Identical points are the same peer; they are
     // found by the first coordinate and confirmed on all eight (no strings, no allocation per point).
     this.firstClear();
-    this.firstSet(selfPoint[0]!, 0);
-    for (let i = 1; i <= neighbourCount; i++) this.firstSet(this.links[i]!.remotePoint[0]!, i);
+    this.pointInsert(selfPoint[0]!, 0);
+    for (let i = 1; i <= neighbourCount; i++) this.pointInsert(this.links[i]!.remotePoint[0]!, i);
     let coords = this.coords;
     for (let i = 1; i <= neighbourCount; i++) {
       const l = this.links[i]!;
@@ -133,13 +130,11 @@ export class LocalView implements PeerView {
       this.slots[i * stride + deg++] = 0;
       for (const p of l.remoteNeighbourPoints) {
         if (deg >= stride) break;
-        const first = p[0]!;
-        let idx = this.firstGet(first);
-        if (idx >= 0 && !this.samePoint(idx, p)) idx = -1;
+        let idx = this.pointIndex(p);
         if (idx < 0) {
           if (n >= this.peersMax) break;
           if (n >= this.capacity) {
-            this.grow(n, neighbourCount);
+            this.grow(n);
             coords = this.coords;
           }
           idx = n++;
@@ -147,7 +142,7 @@ export class LocalView implements PeerView {
           for (let k = 0; k < dimensions; k++) coords[o + k] = p[k]!;
           this.busy[idx] = 0;
           this.degree[idx] = 0;
-          if (this.firstGet(first) < 0) this.firstSet(first, idx);
+          this.pointInsert(p[0]!, idx);
         }
         if (idx === 0) continue;
         this.slots[i * stride + deg++] = idx;
@@ -158,8 +153,9 @@ export class LocalView implements PeerView {
     this.builtVersion = version;
   }
 
-  // First coordinate → view peer number: an open-addressing table of at least twice `peersMax` slots
-  // (linear probing), emptied per rebuild by bumping a stamp rather than clearing it.
+  // First coordinate → view peer numbers: an open-addressing table of at least twice the capacity
+  // (linear probing), emptied per rebuild by bumping a stamp rather than clearing it. Points that share
+  // a first coordinate each get an entry; a lookup compares all eight coordinates.
   private firstKeys: Uint32Array;
   private firstValues: Int16Array;
   private firstStamps: Uint16Array;
@@ -173,21 +169,25 @@ export class LocalView implements PeerView {
     }
   }
 
-  /** The slot holding `key`, or the empty slot where it would go. */
-  private firstSlot(key: number): number {
+  /** The view number holding point `p` (the first inserted, if several), or -1. */
+  private pointIndex(p: Uint32Array): number {
+    const key = p[0]!;
+    const mask = this.firstKeys.length - 1;
+    for (
+      let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+      this.firstStamps[i] === this.firstStamp;
+      i = (i + 1) & mask
+    ) {
+      if (this.firstKeys[i] === key && this.samePoint(this.firstValues[i]!, p)) return this.firstValues[i]!;
+    }
+    return -1;
+  }
+
+  /** Adds an entry for view number `value`, whose first coordinate is `key`. */
+  private pointInsert(key: number, value: number): void {
     const mask = this.firstKeys.length - 1;
     let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
-    while (this.firstStamps[i] === this.firstStamp && this.firstKeys[i] !== key) i = (i + 1) & mask;
-    return i;
-  }
-
-  private firstGet(key: number): number {
-    const i = this.firstSlot(key);
-    return this.firstStamps[i] === this.firstStamp ? this.firstValues[i]! : -1;
-  }
-
-  private firstSet(key: number, value: number): void {
-    const i = this.firstSlot(key);
+    while (this.firstStamps[i] === this.firstStamp) i = (i + 1) & mask;
     this.firstStamps[i] = this.firstStamp;
     this.firstKeys[i] = key;
     this.firstValues[i] = value;
