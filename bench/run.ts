@@ -5,7 +5,6 @@
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applySimulatorHeapPolicy } from '../sim/heap-policy.js';
 import { type Bench, printTable } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,7 +36,6 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-applySimulatorHeapPolicy();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

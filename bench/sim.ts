@@ -10,6 +10,7 @@
  * protocol costs over moving packets.
  */
 
+import { applySimulatorHeapPolicy } from '../sim/heap-policy.js';
 import { Kernel } from '../sim/kernel/kernel.js';
 import { SimNetwork } from '../sim/network/network.js';
 import { runTester3, tester3Defaults } from '../testers/tester3.js';
@@ -47,6 +48,7 @@ function bareNetwork(datagrams: number): number {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchFigures> {
+  applySimulatorHeapPolicy();
   const peersList = argValues(opts.args, '--peers');
   const minutes = argValues(opts.args, '--minutes')[0] ?? 10;
   const figures: BenchFigures = {};

@@ -9,9 +9,11 @@
  * collections come sooner and cheaper (most of the old generation is garbage, and marking runs on the
  * other core): the same run peaks at 548 MB at the same speed (docs/ARCHITECTURE.md, "The simulation kernel and network model").
  *
- * Process entry points that run the simulator (`drp-tester`, `npm run bench`) call
- * `applySimulatorHeapPolicy` once before building a world. It changes a V8 flag of the whole process,
- * so library code never calls it.
+ * The processes that host many engines call `applySimulatorHeapPolicy` once at their entry, before
+ * building a world: `drp-tester` (on either transport: tester 3 on UDP runs its peers in one process
+ * too), `drp-sim` and `npm run bench -- sim`. It changes a V8 flag of the whole process, so library
+ * code never calls it. Measured on this simulator's load; a workload whose old generation is mostly
+ * live would pay in collections for it.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -24,6 +26,6 @@ let applied = false;
 export function applySimulatorHeapPolicy(): void {
   if (applied) return;
   applied = true;
-  if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) return;
+  if (process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
   setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
 }

@@ -65,7 +65,7 @@ export interface Tester3Options {
   readonly onProgress?: (text: string) => void;
   /**
    * Called as the simulated clock reaches the start and the end of the measured phase (a benchmark reads
-   * its wall clock there). Only when given is it scheduled, so it never changes a run's event hash.
+   * its wall clock there). It is scheduled only when given: a run without it keeps its event hash.
    */
   readonly onMeasuredPhase?: (edge: 'start' | 'end') => void;
 }

@@ -562,20 +562,26 @@ export function registerScaleCommand(program: Command): void {
             while (next < configs.length && !interrupt.requested) {
               const i = next++;
               const c = configs[i]!;
-              slots[i] = await runWithProgress(
-                optionsFromFlags({ ...flags, peers: c.peers, topology: c.topology, churn: 0 }, seed),
-                false,
-                null,
-                0,
-                interrupt,
-              );
+              try {
+                slots[i] = await runWithProgress(
+                  optionsFromFlags({ ...flags, peers: c.peers, topology: c.topology, churn: 0 }, seed),
+                  false,
+                  null,
+                  0,
+                  interrupt,
+                );
+              } catch (err) {
+                // A failed run fails the table: the other lanes take no new run, and the runs in flight
+                // stop at their next progress check (the stop flag Ctrl-C would set).
+                interrupt.requested = true;
+                throw err;
+              }
             }
           };
-          try {
-            await Promise.all(Array.from({ length: jobs }, lane));
-          } finally {
-            interrupt.dispose();
-          }
+          const lanes = await Promise.allSettled(Array.from({ length: jobs }, lane));
+          interrupt.dispose();
+          const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+          if (failed !== undefined) throw failed.reason;
           const done = slots.filter((r): r is ScaleResult => r !== undefined);
           if (interruptedExit(done, done.length < configs.length)) return null;
           return done;

@@ -225,6 +225,8 @@ describe('bad input', () => {
     expect(tableJobsFitting([big, big], 2, 24 * 2 ** 30)).toBe(1);
   });
 
+  // The built CLI (`npm test` builds first): the worker threads run compiled code, so after editing
+  // sources run `npm run build` before this test alone.
   const built = join(import.meta.dirname, '..', '..', 'dist', 'testers', 'drp-sim.js');
   it.skipIf(!existsSync(built))(
     'scale-table gives the same results with runs made at once as one at a time (built CLI, worker threads)',
