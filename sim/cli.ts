@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { countOption, decimalOption, defaultSeed, formatTable, UsageError } from './cli/args.js';
 /**
  * `drp-sim`: the simulator's command line. Subcommands run scenarios on the deterministic simulator;
  * every run prints its seed, and `--check-determinism` replays it in lockstep to prove the seed is enough.
  * Bad arguments give one line on stderr and exit code 2, never a stack trace.
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { countOption, decimalOption, defaultSeed, formatTable, UsageError } from './cli/args.js';
 import { applySimulatorHeapPolicy } from './heap-policy.js';
 import { checkDeterminism, describeDivergence } from './kernel/determinism.js';
 import { registerScaleCommand } from './scale/cli.js';

@@ -61,25 +61,23 @@ function expectHolds(view: LocalView, self: Uint32Array, links: NeighborLink[], 
 }
 
 describe('LocalView', () => {
-  it('holds self, the neighbours and each distinct advertised point once, growing past its first size', () => {
-    const self = randomPoint(new SeededRng('view-self'));
-    const links = neighbourhood('view-big', 18, 19, self, 4);
-    const view = new LocalView(19);
-    view.rebuild(self, 5, links, 1);
-    expect(view.size).toBeGreaterThan(viewPeersInitial);
-    expectHolds(view, self, links, 19);
-  });
-
-  it('grows in steps up to its bound for the widest stride', () => {
-    const self = randomPoint(new SeededRng('view-self-wide'));
-    // 64 neighbours advertising 20 points each: 1,345 peers, past every doubling and up to the bound.
-    const links = neighbourhood('view-wide', 64, 21, self, 8);
-    const view = new LocalView(64);
-    view.rebuild(self, 1, links, 1);
-    expect(view.size).toBeGreaterThan(4 * viewPeersInitial);
-    expect(view.size).toBeLessThanOrEqual(view.peersMax);
-    expectHolds(view, self, links, 64);
-  });
+  // [case, neighbours, points each advertises (self included), stride, size it must exceed]
+  it.each([
+    ['growing past its first size', 18, 19, 19, viewPeersInitial],
+    // 64 neighbours advertising 20 points each: ~1,300 peers, past every doubling and up to the bound.
+    ['growing in steps up to its bound for the widest stride', 64, 21, 64, 4 * viewPeersInitial],
+  ] as const)(
+    'holds self, the neighbours and each distinct advertised point once, %s',
+    (name, neighbours, each, stride, above) => {
+      const self = randomPoint(new SeededRng(`view-self ${name}`));
+      const links = neighbourhood(`view ${name}`, neighbours, each, self, 8);
+      const view = new LocalView(stride);
+      view.rebuild(self, 5, links, 1);
+      expect(view.size).toBeGreaterThan(above);
+      expect(view.size).toBeLessThanOrEqual(view.peersMax);
+      expectHolds(view, self, links, stride);
+    },
+  );
 
   it('rebuilds to the same contents whether it had to grow or had grown before', () => {
     const self = randomPoint(new SeededRng('view-self-2'));

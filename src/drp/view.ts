@@ -40,8 +40,6 @@ export class LocalView implements PeerView {
   epoch = 0;
   size = 0;
   builtVersion = -1;
-  /** Peers the per-peer arrays have room for now: doubles as needed, up to `peersMax`. */
-  private capacity: number;
 
   /**
    * `stride`: slots per peer — the registration's hard maximum of neighbours plus room for the link back
@@ -57,15 +55,16 @@ export class LocalView implements PeerView {
     }
     this.slotStride = stride;
     this.peersMax = viewPeersFor(stride);
-    this.capacity = Math.min(this.peersMax, Math.max(viewPeersInitial, 1 + stride));
-    this.coords = new Uint32Array(this.capacity * dimensions);
+    // Room for this many peers now (the length of every per-peer array): doubles as needed, up to peersMax.
+    const capacity = Math.min(this.peersMax, Math.max(viewPeersInitial, 1 + stride));
+    this.coords = new Uint32Array(capacity * dimensions);
     // Only self and its neighbours have slot rows: the second ring are leaves (degree 0), whose rows the
     // policy never reads.
     this.slots = new Uint32Array((1 + stride) * stride);
-    this.degree = new Uint8Array(this.capacity);
-    this.busy = new Uint16Array(this.capacity);
-    this.mark = new Uint32Array(this.capacity);
-    this.firstKeys = new Uint32Array(firstTableSize(this.capacity));
+    this.degree = new Uint8Array(capacity);
+    this.busy = new Uint16Array(capacity);
+    this.mark = new Uint32Array(capacity);
+    this.firstKeys = new Uint32Array(firstTableSize(capacity));
     this.firstValues = new Int16Array(this.firstKeys.length);
     this.firstStamps = new Uint16Array(this.firstKeys.length);
   }
@@ -75,7 +74,7 @@ export class LocalView implements PeerView {
    * entries are re-inserted. Called by `rebuild` when peer number `n` does not fit.
    */
   private grow(n: number): void {
-    const capacity = Math.min(this.peersMax, this.capacity * 2);
+    const capacity = Math.min(this.peersMax, this.degree.length * 2);
     const coords = new Uint32Array(capacity * dimensions);
     coords.set(this.coords.subarray(0, n * dimensions));
     this.coords = coords;
@@ -87,7 +86,6 @@ export class LocalView implements PeerView {
     this.busy = busy;
     // Marks are per decision (`nextEpoch`); a fresh array only needs the epoch to stay above zero.
     this.mark = new Uint32Array(capacity);
-    this.capacity = capacity;
     const size = firstTableSize(capacity);
     if (size !== this.firstKeys.length) {
       this.firstKeys = new Uint32Array(size);
@@ -133,7 +131,7 @@ export class LocalView implements PeerView {
         let idx = this.pointIndex(p);
         if (idx < 0) {
           if (n >= this.peersMax) break;
-          if (n >= this.capacity) {
+          if (n >= this.degree.length) {
             this.grow(n);
             coords = this.coords;
           }
