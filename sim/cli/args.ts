@@ -71,6 +71,8 @@ export class Interrupt {
 export class Progress {
   private lastPrint = 0;
   private readonly start = Date.now();
+  /** The first count reported: a resumed phase starts part-way, and the ETA counts from there. */
+  private first = -1;
   constructor(
     private readonly label: string,
     private readonly total: number,
@@ -79,12 +81,13 @@ export class Progress {
   ) {}
   update(done: number): void {
     if (!this.enabled) return;
+    if (this.first < 0) this.first = done;
     const now = Date.now();
     if (now - this.lastPrint < this.intervalMs && done < this.total) return;
     this.lastPrint = now;
     const frac = this.total > 0 ? done / this.total : 1;
     const elapsed = (now - this.start) / 1000;
-    const eta = frac > 0 ? elapsed / frac - elapsed : 0;
+    const eta = done > this.first ? (elapsed * (this.total - done)) / (done - this.first) : 0;
     process.stderr.write(
       `${this.label}: ${(frac * 100).toFixed(1)}% (${done.toLocaleString('en-US')}/${this.total.toLocaleString('en-US')}), ` +
         `${elapsed.toFixed(0)} s elapsed, ETA ${eta.toFixed(0)} s\n`,

@@ -2,7 +2,7 @@
  * The scale commands of `drp-sim`:
  *
  *   drp-sim --peers 1e6 --topology 8d [--neighbors 13] [--routes 100000] [--churn 0.1] [--seed S]
- *           [--json] [--report out.html]
+ *           [--json] [--report out.html] [--checkpoint build.ckpt [--checkpoint-every 30]]
  *   drp-sim scale-table --sizes 1e5,1e6 [--topologies 8d,knn,can,kademlia,chord] [--markdown]
  *           [--json] [--out results.json] [--report out.html] [--jobs N]
  *   drp-sim scale-report --in a.json,b.json --report out.html
@@ -13,7 +13,8 @@
  *
  * Arguments are checked before any work: a bad value or a run whose memory estimate exceeds this
  * machine is one line on stderr and a non-zero exit. Progress with an ETA goes to stderr; Ctrl-C stops
- * at the next progress check and says so.
+ * at the next progress check and says so. With `--checkpoint` the 8d build is saved now and then, at
+ * Ctrl-C and at its end (`checkpoint.ts`); the same command resumes it, or skips a finished build.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -34,8 +35,17 @@ import {
 } from '../cli/args.js';
 import { FileTraceSink, traceCreatedBy } from '../trace/file-sink.js';
 import { projectCommit, projectSourceHash } from '../vision/build-info.js';
+import {
+  buildKeyOf,
+  CheckpointError,
+  checkpointEveryMinutesDefault,
+  inspectCheckpoint,
+} from './checkpoint.js';
+import { joinParamsFor } from './model.js';
 import { renderReport } from './report.js';
 import {
+  type CheckpointOptions,
+  describePosition,
   estimateBytes,
   runScale,
   type ScaleOptions,
@@ -76,6 +86,8 @@ interface RunFlags {
   stretchSamples: number;
   trace?: string;
   snapshots: number;
+  checkpoint?: string;
+  checkpointEvery: number;
 }
 
 /** Throws a UsageError when the run would not fit this machine's memory. */
@@ -162,8 +174,10 @@ export function runWithProgress(
   snapshotsMax = 0,
   /** Shared by runs made at once (one Ctrl-C stops them all); disposed by its owner. */
   sharedInterrupt?: Interrupt,
+  checkpoint?: CheckpointOptions,
 ): Promise<ScaleResult> {
   const onSnapshot = (s: PainSnapshot): void => void snapshots?.push(s);
+  const note = (text: string): void => void process.stderr.write(`${text}\n`);
   const bars = new Map<string, Progress>();
   const progress = (phase: string, done: number, total: number): void => {
     let bar = bars.get(phase);
@@ -183,6 +197,7 @@ export function runWithProgress(
           return true;
         },
         ...(snapshotsMax > 0 ? { snapshots: { max: snapshotsMax, onSnapshot } } : {}),
+        ...(checkpoint !== undefined ? { checkpoint, note } : {}),
       }),
     );
   }
@@ -190,7 +205,12 @@ export function runWithProgress(
   const stopBuffer = new SharedArrayBuffer(4);
   const stop = new Int32Array(stopBuffer);
   const worker = new Worker(workerUrl, {
-    workerData: { opts, stop: stopBuffer, snapshotsMax } satisfies WorkerInput,
+    workerData: {
+      opts,
+      stop: stopBuffer,
+      snapshotsMax,
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+    } satisfies WorkerInput,
   });
   const poll = setInterval(() => {
     if (interrupt.requested) Atomics.store(stop, 0, 1);
@@ -207,6 +227,8 @@ export function runWithProgress(
         progress(m.phase, m.done, m.total);
       } else if (m.type === 'snapshot') {
         onSnapshot(m.snapshot);
+      } else if (m.type === 'note') {
+        note(m.text);
       } else {
         finish();
         resolve(m.result);
@@ -223,6 +245,30 @@ export function runWithProgress(
       }
     });
   });
+}
+
+/**
+ * The checkpoint of a run, when `--checkpoint` asks for one: checked before any work (8d only; an
+ * existing file must be a checkpoint of this build), with what it holds said on stderr.
+ */
+function checkpointFor(flags: RunFlags, opts: ScaleOptions): CheckpointOptions | undefined {
+  if (flags.checkpoint === undefined) return undefined;
+  if (opts.topology !== '8d') throw new UsageError('--checkpoint saves the 8d build only');
+  const params = joinParamsFor(opts.neighbors, opts.policy, opts.join);
+  let info: ReturnType<typeof inspectCheckpoint>;
+  try {
+    info = inspectCheckpoint(flags.checkpoint, buildKeyOf(opts.peers, opts.seed, params));
+  } catch (err) {
+    if (err instanceof CheckpointError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (info !== null) {
+    process.stderr.write(
+      `checkpoint: ${flags.checkpoint} holds this build at ${describePosition(info.position, opts.peers)} ` +
+        `(${info.bytes >= 2 ** 30 ? `${(info.bytes / 2 ** 30).toFixed(1)} GiB` : `${(info.bytes / 2 ** 20).toFixed(1)} MiB`})\n`,
+    );
+  }
+  return { path: flags.checkpoint, everyMs: flags.checkpointEvery * 60_000 };
 }
 
 /** The command line that rebuilds a run (the scale model replays by rerunning: same seed, same network). */
@@ -247,6 +293,11 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.stretchSamples !== 16) parts.push(`--stretch-samples ${flags.stretchSamples}`);
   parts.push(`--seed ${seed}`);
   if (flags.trace !== undefined) parts.push(`--trace ${flags.trace} --snapshots ${flags.snapshots}`);
+  if (flags.checkpoint !== undefined) {
+    parts.push(`--checkpoint ${flags.checkpoint}`);
+    if (flags.checkpointEvery !== checkpointEveryMinutesDefault)
+      parts.push(`--checkpoint-every ${flags.checkpointEvery}`);
+  }
   return parts.join(' ');
 }
 
@@ -340,10 +391,14 @@ function churnLines(r: ScaleResult): string {
   );
 }
 
-/** True (and says so) when a run stopped early or, with `missing`, a run never started. */
-function interruptedExit(results: readonly ScaleResult[], missing = false): boolean {
+/**
+ * True (and says so) when a run stopped early or, with `missing`, a run never started. `resume` is the
+ * command that continues a checkpointed build.
+ */
+function interruptedExit(results: readonly ScaleResult[], missing = false, resume?: string): boolean {
   if (missing || results.some((r) => r.interrupted)) {
     process.stderr.write('interrupted: the run stopped before finishing; no results written\n');
+    if (resume !== undefined) process.stderr.write(`resume the build with: ${resume}\n`);
     process.exitCode = 130;
     return true;
   }
@@ -478,37 +533,60 @@ export function registerScaleCommand(program: Command): void {
         .argParser(countOption('--snapshots', 1, 1000))
         .default(5),
     )
+    .addOption(
+      new Option(
+        '--checkpoint <file>',
+        'save the 8d build to this file now and then, at Ctrl-C and at its end; when the file exists, ' +
+          'resume from it (it must be of the same build: peers, seed, neighbours, join options)',
+      ),
+    )
+    .addOption(
+      new Option('--checkpoint-every <minutes>', 'minutes of wall time between saves during the build')
+        .argParser(decimalOption('--checkpoint-every', 0.01, 10_000))
+        .default(checkpointEveryMinutesDefault),
+    )
     .action((flags: RunFlags) => {
+      if (flags.checkpoint !== undefined && flags.seed === undefined)
+        throw new UsageError('--checkpoint needs --seed (a resumed build must be the same build)');
       const seed = flags.seed ?? defaultSeed();
       const opts = optionsFromFlags(flags, seed);
       checkMemory(opts);
       if (flags.seed === undefined) process.stderr.write(`seed ${seed} (replay with --seed ${seed})\n`);
       if (flags.trace !== undefined && opts.topology !== '8d')
         throw new UsageError('--trace takes pain snapshots of the 8d topology only');
+      const checkpoint = checkpointFor(flags, opts);
       const snapshots: PainSnapshot[] = [];
       return settle(
-        runWithProgress(opts, false, snapshots, flags.trace === undefined ? 0 : flags.snapshots).then(
-          (result) => {
-            if (interruptedExit([result])) return;
-            if (flags.trace !== undefined) {
-              writeScaleTrace(flags.trace, seed, opts, rerunCommand(flags, seed), snapshots);
-              process.stderr.write(
-                `trace: ${flags.trace} (${snapshots.length} pain snapshot${snapshots.length === 1 ? '' : 's'}); ` +
-                  `look at it: npm run drp-sim -- vision --text ${flags.trace}, or drp-sim vision --trace ${flags.trace}\n`,
-              );
-            }
-            if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
-            if (flags.json === true) {
-              process.stdout.write(`${JSON.stringify(result)}\n`);
-              return;
-            }
-            process.stdout.write(`${summaryTable([result])}\n`);
-            process.stdout.write(
-              `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
+        runWithProgress(
+          opts,
+          false,
+          snapshots,
+          flags.trace === undefined ? 0 : flags.snapshots,
+          undefined,
+          checkpoint,
+        ).then((result) => {
+          if (
+            interruptedExit([result], false, checkpoint === undefined ? undefined : rerunCommand(flags, seed))
+          )
+            return;
+          if (flags.trace !== undefined) {
+            writeScaleTrace(flags.trace, seed, opts, rerunCommand(flags, seed), snapshots);
+            process.stderr.write(
+              `trace: ${flags.trace} (${snapshots.length} pain snapshot${snapshots.length === 1 ? '' : 's'}); ` +
+                `look at it: npm run drp-sim -- vision --text ${flags.trace}, or drp-sim vision --trace ${flags.trace}\n`,
             );
-            process.stdout.write(churnLines(result));
-          },
-        ),
+          }
+          if (flags.report !== undefined) writeFileSync(flags.report, renderReport([result]));
+          if (flags.json === true) {
+            process.stdout.write(`${JSON.stringify(result)}\n`);
+            return;
+          }
+          process.stdout.write(`${summaryTable([result])}\n`);
+          process.stdout.write(
+            `neighbours mean ${result.neighborsMean}, ${result.bytesPerPeer} B/peer, RSS ${(result.rssBytes / 2 ** 20).toFixed(0)} MiB, seed ${seed}\n`,
+          );
+          process.stdout.write(churnLines(result));
+        }),
       );
     });
 

@@ -127,6 +127,28 @@ export interface JoinCounters {
   gapFills: number;
 }
 
+/**
+ * The scalar part of a `ScaleNetwork` between two joins (or two peers of an upkeep round), for a
+ * checkpoint: with the arrays of `stateArrays` it is the whole state the rest of the build depends on.
+ * Visit marks are not saved: between steps they only hold old epochs, which a restored zero equals in
+ * effect (no later comparison can match either).
+ */
+export interface ModelState {
+  readonly count: number;
+  readonly joined: number;
+  readonly epoch: number;
+  readonly deficitHead: number;
+  readonly deficitLength: number;
+  readonly counters: JoinCounters;
+  readonly rng: readonly [number, number, number, number];
+}
+
+/** A named array of the model's state (`stateArrays`), saved and restored byte for byte. */
+export interface StateArray {
+  readonly name: string;
+  readonly array: Uint8Array | Uint16Array | Uint32Array;
+}
+
 export class ScaleNetwork implements PeerView {
   readonly coords: Uint32Array;
   readonly slots: Uint32Array;
@@ -233,6 +255,102 @@ export class ScaleNetwork implements PeerView {
       for (let k = 0; k < dimensions; k++) this.coords[off + k] = this.rng.uint32();
     }
     this.count = n;
+  }
+
+  /** The scalars of the state (see `ModelState`); take them between steps, never inside one. */
+  saveState(): ModelState {
+    return {
+      count: this.count,
+      joined: this.joined,
+      epoch: this.epoch,
+      deficitHead: this.deficitHead,
+      deficitLength: this.deficitLength,
+      counters: { ...this.counters },
+      rng: this.rng.save(),
+    };
+  }
+
+  /**
+   * The arrays of the state, each cut to the prepared peers. After `restoreState` they are the views to
+   * fill (the join order is allocated there).
+   */
+  stateArrays(): StateArray[] {
+    const n = this.count;
+    return [
+      { name: 'coords', array: this.coords.subarray(0, n * dimensions) },
+      { name: 'slots', array: this.slots.subarray(0, n * this.slotStride) },
+      { name: 'degree', array: this.degree.subarray(0, n) },
+      { name: 'busy', array: this.busy.subarray(0, n) },
+      { name: 'joinOrder', array: this.joinOrder },
+      { name: 'deficit', array: this.deficit },
+    ];
+  }
+
+  /**
+   * Takes the scalars of a saved state into a fresh network (before any `prepare`); the caller then
+   * fills `stateArrays()` and calls `checkRestored`. Throws a RangeError when they do not fit.
+   */
+  restoreState(s: ModelState): void {
+    if (this.count !== 0 || this.joined !== 0) throw new RangeError('restoreState on a network in use');
+    const whole = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
+    if (!whole(s.count, this.capacity) || !whole(s.joined, s.count)) {
+      throw new RangeError(`a state of ${s.count} peers (${s.joined} joined) does not fit ${this.capacity}`);
+    }
+    if (
+      !whole(s.epoch, 0xffff_ffff) ||
+      !whole(s.deficitHead, deficitQueueMax - 1) ||
+      !whole(s.deficitLength, deficitQueueMax)
+    ) {
+      throw new RangeError('the saved visit epoch or deficit queue is out of range');
+    }
+    if (s.rng.length !== 4 || !s.rng.every((w) => Number.isInteger(w) && Math.abs(w) <= 0xffff_ffff)) {
+      throw new RangeError('the saved generator state is not four 32-bit words');
+    }
+    for (const key of Object.keys(this.counters) as (keyof JoinCounters)[]) {
+      const v = s.counters[key];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+        throw new RangeError(`the saved counter ${key} is not a count`);
+      this.counters[key] = v;
+    }
+    this.count = s.count;
+    this.joined = s.joined;
+    this.epoch = s.epoch;
+    this.deficitHead = s.deficitHead;
+    this.deficitLength = s.deficitLength;
+    this.joinOrder = new Uint32Array(s.count);
+    this.rng.restore(s.rng);
+  }
+
+  /**
+   * After filling `stateArrays()`: checks what the build relies on (degrees within the slot row,
+   * neighbours and queued peers among the prepared ones, the join order a permutation), so a damaged
+   * state is refused instead of steering the build out of its arrays. Returns a reason or null.
+   */
+  checkRestored(): string | null {
+    const n = this.count;
+    const stride = this.slotStride;
+    const seen = new Uint32Array(Math.ceil(n / 32));
+    for (let i = 0; i < n; i++) {
+      const p = this.joinOrder[i]!;
+      if (p >= n || ((seen[p >>> 5]! >>> (p & 31)) & 1) !== 0) return 'the join order is not a permutation';
+      seen[p >>> 5] = seen[p >>> 5]! | (1 << (p & 31));
+    }
+    for (let p = 0; p < n; p++) {
+      const deg = this.degree[p]!;
+      if (deg > stride) return `peer ${p} has ${deg} neighbours, more than its ${stride} slots`;
+      const base = p * stride;
+      for (let j = 0; j < deg; j++) {
+        if ((this.slots[base + j]! & slotPeerMask) >= n)
+          return `peer ${p} links to a peer that does not exist`;
+      }
+      if (this.busy[p]! >>> sectorCount !== 0)
+        return `peer ${p} has a busy mask beyond ${sectorCount} sectors`;
+    }
+    for (let k = 0; k < this.deficitLength; k++) {
+      if (this.deficit[(this.deficitHead + k) % deficitQueueMax]! >= n)
+        return 'the deficit queue holds an unknown peer';
+    }
+    return null;
   }
 
   /** Joins the next prepared peer; returns its number. */
@@ -525,13 +643,14 @@ export class ScaleNetwork implements PeerView {
 
   /**
    * One upkeep round over every alive peer: the best not-yet-linked peer among its neighbours'
-   * neighbours (by prospective link value) replaces its worst local link if it is better.
+   * neighbours (by prospective link value) replaces its worst local link if it is better. `start` is
+   * the peer to begin at (a round resumed from a checkpoint).
    */
-  refine(onProgress?: (done: number) => boolean): void {
+  refine(onProgress?: (done: number) => boolean, start = 0): void {
     const stride = this.slotStride;
     const bonus = this.params.policy.sectorBonus;
     const coords = this.coords;
-    for (let p = 0; p < this.count; p++) {
+    for (let p = start; p < this.count; p++) {
       if (onProgress !== undefined && (p & 0xffff) === 0 && !onProgress(p)) return;
       if (!this.isAlive(p)) continue;
       const epoch = this.nextEpoch();
@@ -575,11 +694,12 @@ export class ScaleNetwork implements PeerView {
    * One recycling round, the engine's periodic upkeep (every 120 s at or above the minimum): each
    * joined peer, in join order, drops its worst local link and sends one REGISTER towards itself
    * through a random neighbour (random hops, then greedy); peers left below the minimum re-register.
-   * Links made when the network was small get replaced by nearer ones.
+   * Links made when the network was small get replaced by nearer ones. `start` is the join-order
+   * position to begin at (a round resumed from a checkpoint).
    */
-  recycle(onProgress?: (done: number) => boolean): void {
+  recycle(onProgress?: (done: number) => boolean, start = 0): void {
     const bonus = this.params.policy.sectorBonus;
-    for (let i = 0; i < this.joined; i++) {
+    for (let i = start; i < this.joined; i++) {
       if (onProgress !== undefined && (i & 0xffff) === 0 && !onProgress(i)) return;
       const p = this.joinOrder[i]!;
       if (!this.isAlive(p) || this.degree[p]! < this.params.minNeighbors) continue;

@@ -5,10 +5,18 @@
  * options give the same result, byte for byte, apart from the wall-clock fields (`buildSeconds`,
  * `routeSeconds`, `rssBytes`), which `stripTimings` removes for comparisons.
  */
+import { existsSync } from 'node:fs';
 import { type RoutingPolicy, routingPolicyDefault } from '../../src/drp/policy.js';
 import type { PainSnapshot, SnapshotFault } from '../../src/vision/snapshot.js';
 import { SeededRng } from '../kernel/rng.js';
 import { buildBaseline } from './baselines.js';
+import {
+  type BuildPosition,
+  buildKeyOf,
+  CheckpointError,
+  loadCheckpoint,
+  saveCheckpoint,
+} from './checkpoint.js';
 import { FastRng } from './fast-rng.js';
 import { bytesPerPeer, type JoinParams, joinParamsFor, ScaleNetwork, slotStrideFor } from './model.js';
 import { EngineSearchRouter, type PeerRouter, Router, type RouteStats, sampleRoutes } from './routes.js';
@@ -99,9 +107,21 @@ export interface ScaleResult {
   interrupted: boolean;
 }
 
+/** Checkpoints of an 8d build (`checkpoint.ts`). */
+export interface CheckpointOptions {
+  /** The file: resumed from when it exists (it must be of the same build), written otherwise. */
+  readonly path: string;
+  /** Wall milliseconds between saves during the build (a save also comes at Ctrl-C and at the end). */
+  readonly everyMs: number;
+}
+
 export interface RunHooks {
   /** Progress of a phase; return false to stop (interrupted). */
   readonly progress?: (phase: string, done: number, total: number) => boolean;
+  /** Saves and resumes the 8d build (ignored for the baselines). */
+  readonly checkpoint?: CheckpointOptions;
+  /** A line for the user (checkpoint saved or resumed, a save that failed). */
+  readonly note?: (text: string) => void;
   /**
    * Pain snapshots (8d only): up to `max` routes that failed (strong pain) or, when fewer failed, that met
    * a local minimum (light pain), routed again with a router that records each step.
@@ -146,24 +166,81 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
       if (progress !== undefined && !progress(phase, done, total)) interrupted = true;
       return !interrupted;
     };
-  const t0 = performance.now();
+  let t0 = performance.now();
+  /** Build seconds of earlier sessions of a resumed build. */
+  let buildSecondsBefore = 0;
   let net: ScaleNetwork | ReturnType<typeof buildBaseline>;
   let joinParams: JoinParams | null = null;
   if (opts.topology === '8d') {
     joinParams = joinParamsFor(opts.neighbors, opts.policy, opts.join);
     const model = new ScaleNetwork(opts.peers, joinParams, new FastRng(root.fork('build')));
-    const buildTick = tick('build', opts.peers);
-    model.prepare(opts.peers);
-    for (let i = 0; i < opts.peers; i++) {
-      if ((i & 0xfff) === 0 && !buildTick(i)) break;
-      model.joinNext();
+    const ck = hooks.checkpoint;
+    const key = buildKeyOf(opts.peers, opts.seed, joinParams);
+    const note = hooks.note ?? (() => {});
+    let from: BuildPosition = { stage: 'joins', round: 0, index: 0 };
+    if (ck !== undefined && existsSync(ck.path)) {
+      note(`checkpoint: loading ${ck.path}`);
+      const info = loadCheckpoint(ck.path, model, key);
+      from = info.position;
+      buildSecondsBefore = info.buildSeconds;
+      note(
+        from.stage === 'built'
+          ? `checkpoint: the build is finished there (${info.buildSeconds.toFixed(0)} s of build); routing on it`
+          : `checkpoint: resuming at ${describePosition(from, model.count)} (${info.buildSeconds.toFixed(0)} s of build so far)`,
+      );
+      t0 = performance.now();
+    } else {
+      model.prepare(opts.peers);
     }
-    for (let r = 0; r < joinParams.recycleRounds && !interrupted; r++) {
-      model.recycle(tick(`recycle ${r + 1}`, model.count));
+    let lastSave = performance.now();
+    const save = (at: BuildPosition): void => {
+      if (ck === undefined) return;
+      const seconds = buildSecondsBefore + (performance.now() - t0) / 1000;
+      try {
+        saveCheckpoint(ck.path, model, key, at, seconds);
+        note(`checkpoint: saved ${ck.path} at ${describePosition(at, model.count)}`);
+      } catch (err) {
+        // A failed save does not stop the build; the previous checkpoint, if any, stays as it was.
+        if (!(err instanceof CheckpointError)) throw err;
+        note(`checkpoint: ${err.message}`);
+      }
+      lastSave = performance.now();
+    };
+    // A stage's progress check is also where the build may stop, so where it saves: the model is
+    // between two steps there, and the position names the next one.
+    const stageTick = (stage: BuildPosition['stage'], round: number, label: string, total: number) => {
+      const inner = tick(label, total);
+      return (done: number): boolean => {
+        const go = inner(done);
+        if (ck !== undefined && (!go || performance.now() - lastSave >= ck.everyMs))
+          save({ stage, round, index: done });
+        return go;
+      };
+    };
+    const order = ['joins', 'recycle', 'refine', 'built'];
+    const startOf = (stage: BuildPosition['stage'], round: number): number =>
+      from.stage === stage && from.round === round ? from.index : 0;
+    if (from.stage === 'joins') {
+      const buildTick = stageTick('joins', 0, 'build', opts.peers);
+      for (let i = from.index; i < opts.peers; i++) {
+        if ((i & 0xfff) === 0 && !buildTick(i)) break;
+        model.joinNext();
+      }
     }
-    for (let r = 0; r < joinParams.refineRounds && !interrupted; r++) {
-      model.refine(tick(`upkeep ${r + 1}`, model.count));
+    if (order.indexOf(from.stage) <= order.indexOf('recycle')) {
+      const first = from.stage === 'recycle' ? from.round : 0;
+      for (let r = first; r < joinParams.recycleRounds && !interrupted; r++) {
+        model.recycle(stageTick('recycle', r, `recycle ${r + 1}`, model.count), startOf('recycle', r));
+      }
     }
+    if (order.indexOf(from.stage) <= order.indexOf('refine')) {
+      const first = from.stage === 'refine' ? from.round : 0;
+      for (let r = first; r < joinParams.refineRounds && !interrupted; r++) {
+        model.refine(stageTick('refine', r, `upkeep ${r + 1}`, model.count), startOf('refine', r));
+      }
+    }
+    if (ck !== undefined && !interrupted && from.stage !== 'built')
+      save({ stage: 'built', round: 0, index: 0 });
     net = model;
   } else {
     net = buildBaseline(
@@ -174,7 +251,7 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
       tick('build', opts.peers),
     );
   }
-  const buildSeconds = (performance.now() - t0) / 1000;
+  const buildSeconds = buildSecondsBefore + (performance.now() - t0) / 1000;
   const builtDegree = net.meanDegree();
   const t1 = performance.now();
   const policy = net instanceof ScaleNetwork ? opts.policy : net.routingPolicy;
@@ -306,6 +383,14 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     rssBytes: process.memoryUsage().rss,
     interrupted,
   };
+}
+
+/** A build position in words, e.g. "joins 4,096 of 10,000". */
+export function describePosition(at: BuildPosition, peers: number): string {
+  const of = `${at.index.toLocaleString('en-US')} of ${peers.toLocaleString('en-US')}`;
+  if (at.stage === 'built') return 'the end of the build';
+  if (at.stage === 'joins') return `joins ${of}`;
+  return `${at.stage === 'recycle' ? 'recycling' : 'upkeep'} round ${at.round + 1}, peer ${of}`;
 }
 
 function joinSummary(p: JoinParams): Record<string, number | boolean> {

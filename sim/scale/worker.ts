@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PainSnapshot } from '../../src/vision/snapshot.js';
-import { runScale, type ScaleOptions } from './run.js';
+import { type CheckpointOptions, runScale, type ScaleOptions } from './run.js';
 
 export interface WorkerInput {
   readonly opts: ScaleOptions;
@@ -13,11 +13,13 @@ export interface WorkerInput {
   readonly snapshotsMax: number;
   /** Int32Array(1) over a SharedArrayBuffer: 1 = stop. */
   readonly stop: SharedArrayBuffer;
+  readonly checkpoint?: CheckpointOptions;
 }
 
 export type WorkerMessage =
   | { type: 'progress'; phase: string; done: number; total: number }
   | { type: 'snapshot'; snapshot: PainSnapshot }
+  | { type: 'note'; text: string }
   | { type: 'result'; result: ReturnType<typeof runScale> };
 
 const input = workerData as WorkerInput;
@@ -27,6 +29,8 @@ const result = runScale(input.opts, {
     parentPort?.postMessage({ type: 'progress', phase, done, total } satisfies WorkerMessage);
     return Atomics.load(stop, 0) === 0;
   },
+  note: (text) => parentPort?.postMessage({ type: 'note', text } satisfies WorkerMessage),
+  ...(input.checkpoint !== undefined ? { checkpoint: input.checkpoint } : {}),
   ...(input.snapshotsMax > 0
     ? {
         snapshots: {

@@ -1,0 +1,376 @@
+/**
+ * Checkpoints of the 8d build: a long build (1e8 peers take hours of one core) saves its state to a
+ * file now and then and when Ctrl-C stops it; the same command resumes from the file and ends with the
+ * same network, byte for byte, as one uninterrupted build. A finished build stays in the file, so later
+ * runs with other routing options (routes, churn, search) skip the build.
+ *
+ * File layout (little-endian):
+ *   magic `DRP-SCALE-CHECKPOINT\n` · u32 header length · header (JSON, UTF-8) · zero padding to 8 bytes
+ *   · the model's arrays in header order, each as raw bytes padded to 8 · SHA-256 of everything before.
+ * It is written to `<file>.partial` and renamed over `<file>` once complete and synced, so a crash or a
+ * second Ctrl-C during a save leaves the previous checkpoint intact.
+ *
+ * A checkpoint file is untrusted input: magic, version, header shape, sizes, the digest and the model's
+ * invariants (`ScaleNetwork.checkRestored`) are checked, and every refusal is a `CheckpointError` with a
+ * one-line reason.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import type { JoinParams, ModelState, ScaleNetwork } from './model.js';
+
+export const checkpointMagic = 'DRP-SCALE-CHECKPOINT\n';
+/** Format version; a file of another version is refused. */
+export const checkpointVersion = 1;
+/** Bytes per read or write call (one fs call takes at most 2 GiB). */
+export const checkpointChunkBytes = 64 * 2 ** 20;
+/** Largest header accepted (a real one is about 1 KB). */
+export const checkpointHeaderBytesMax = 64 * 1024;
+/** Saves during a build, by default, once per this many minutes of wall time. */
+export const checkpointEveryMinutesDefault = 30;
+
+const digestBytes = 32;
+const magicBytes = Buffer.from(checkpointMagic, 'latin1');
+
+/** Why a checkpoint was refused. */
+export type CheckpointFault = 'unreadable' | 'not-a-checkpoint' | 'damaged' | 'other-build' | 'write-failed';
+
+export class CheckpointError extends Error {
+  constructor(
+    readonly fault: CheckpointFault,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Where a build stands: before `index` of `stage` (round `round` of an upkeep stage), or finished. */
+export interface BuildPosition {
+  readonly stage: 'joins' | 'recycle' | 'refine' | 'built';
+  readonly round: number;
+  readonly index: number;
+}
+
+/** What makes two builds the same network: the run options the build reads. */
+export interface BuildKey {
+  readonly peers: number;
+  readonly neighbors: number;
+  readonly seed: string;
+  readonly join: Record<string, number | boolean | string>;
+}
+
+export function buildKeyOf(peers: number, seed: string, params: JoinParams): BuildKey {
+  const { policy, ...rest } = params;
+  const join: Record<string, number | boolean | string> = {
+    sectorBonus: policy.sectorBonus,
+    spareAwareEviction: policy.spareAwareEviction,
+  };
+  for (const [k, v] of Object.entries(rest) as [string, number | boolean][]) {
+    // JSON has no Infinity (the default spare-eviction margin).
+    join[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
+  }
+  return { peers, neighbors: params.neighbors, seed, join };
+}
+
+interface Header {
+  readonly version: number;
+  readonly build: BuildKey;
+  readonly position: BuildPosition;
+  /** Wall seconds the build has taken so far, over all its sessions. */
+  readonly buildSeconds: number;
+  readonly state: ModelState;
+  readonly arrays: readonly { readonly name: string; readonly bytes: number }[];
+}
+
+/** A checkpoint's header, read and checked (`inspectCheckpoint`). */
+export interface CheckpointInfo {
+  readonly position: BuildPosition;
+  readonly buildSeconds: number;
+  readonly joined: number;
+  readonly bytes: number;
+}
+
+const pad8 = (n: number): number => (n + 7) & ~7;
+
+/**
+ * Writes the model's state at `position` to `path` (through `<path>.partial`, synced, then renamed).
+ * Throws a `CheckpointError` ('write-failed') when the file cannot be written; the previous checkpoint
+ * at `path`, if any, is then left as it was.
+ */
+export function saveCheckpoint(
+  path: string,
+  model: ScaleNetwork,
+  key: BuildKey,
+  position: BuildPosition,
+  buildSeconds: number,
+): void {
+  const arrays = model.stateArrays();
+  const header: Header = {
+    version: checkpointVersion,
+    build: key,
+    position,
+    buildSeconds,
+    state: model.saveState(),
+    arrays: arrays.map((a) => ({ name: a.name, bytes: a.array.byteLength })),
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const lead = Buffer.alloc(pad8(magicBytes.length + 4 + headerBytes.length));
+  magicBytes.copy(lead, 0);
+  lead.writeUInt32LE(headerBytes.length, magicBytes.length);
+  headerBytes.copy(lead, magicBytes.length + 4);
+  const partial = `${path}.partial`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(partial, 'w');
+    const hash = createHash('sha256');
+    const put = (bytes: Uint8Array): void => {
+      for (let off = 0; off < bytes.length; off += checkpointChunkBytes) {
+        const chunk = bytes.subarray(off, Math.min(bytes.length, off + checkpointChunkBytes));
+        hash.update(chunk);
+        writeAll(fd!, chunk);
+      }
+    };
+    put(lead);
+    const zeros = new Uint8Array(8);
+    for (const a of arrays) {
+      const bytes = new Uint8Array(a.array.buffer, a.array.byteOffset, a.array.byteLength);
+      put(bytes);
+      put(zeros.subarray(0, pad8(bytes.length) - bytes.length));
+    }
+    writeAll(fd, hash.digest());
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(partial, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    if (existsSync(partial)) unlinkSync(partial);
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CheckpointError('write-failed', `could not write the checkpoint ${path}: ${why}`);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/**
+ * Reads and checks the header of the checkpoint at `path` against the build `key`: null when there is
+ * no file, its position otherwise. Throws a `CheckpointError` for a file that is not a checkpoint, is
+ * cut short, or belongs to another build (the message names the options that differ).
+ */
+export function inspectCheckpoint(path: string, key: BuildKey): CheckpointInfo | null {
+  if (!existsSync(path)) return null;
+  const fd = openCheckpoint(path);
+  try {
+    const { header, dataStart, size } = readHeader(fd, path);
+    checkKey(path, header.build, key);
+    return {
+      position: header.position,
+      buildSeconds: header.buildSeconds,
+      joined: header.state.joined,
+      bytes: size - dataStart,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Loads the checkpoint at `path` into `model` (fresh, of the key's size): checks the header against
+ * `key`, reads the arrays while hashing them, compares the digest and the model's invariants. Returns
+ * the position to continue from and the build seconds so far.
+ */
+export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey): CheckpointInfo {
+  const fd = openCheckpoint(path);
+  try {
+    const { header, lead, dataStart, size } = readHeader(fd, path);
+    checkKey(path, header.build, key);
+    try {
+      model.restoreState(header.state);
+    } catch (err) {
+      throw damaged(path, err instanceof Error ? err.message : String(err));
+    }
+    const arrays = model.stateArrays();
+    if (
+      arrays.length !== header.arrays.length ||
+      arrays.some(
+        (a, i) => a.name !== header.arrays[i]!.name || a.array.byteLength !== header.arrays[i]!.bytes,
+      )
+    ) {
+      throw damaged(path, 'its arrays do not match the network it describes');
+    }
+    const hash = createHash('sha256');
+    hash.update(lead);
+    let pos = dataStart;
+    const total = size - dataStart;
+    const pad = new Uint8Array(8);
+    for (const a of arrays) {
+      const bytes = new Uint8Array(a.array.buffer, a.array.byteOffset, a.array.byteLength);
+      pos = readInto(fd, bytes, pos, hash, path);
+      const padding = pad8(bytes.length) - bytes.length;
+      pos = readInto(fd, pad.subarray(0, padding), pos, hash, path);
+    }
+    const digest = new Uint8Array(digestBytes);
+    readInto(fd, digest, pos, null, path);
+    if (!Buffer.from(digest).equals(hash.digest()))
+      throw damaged(path, 'its digest does not match its contents');
+    const wrong = model.checkRestored();
+    if (wrong !== null) throw damaged(path, wrong);
+    return {
+      position: header.position,
+      buildSeconds: header.buildSeconds,
+      joined: header.state.joined,
+      bytes: total,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openCheckpoint(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CheckpointError('unreadable', `cannot read the checkpoint ${path}: ${why}`);
+  }
+}
+
+function damaged(path: string, why: string): CheckpointError {
+  return new CheckpointError(
+    'damaged',
+    `the checkpoint ${path} is damaged (${why}); delete it to start over`,
+  );
+}
+
+function readInto(fd: number, bytes: Uint8Array, position: number, hash: Hash | null, path: string): number {
+  let pos = position;
+  for (let off = 0; off < bytes.length; ) {
+    const want = Math.min(checkpointChunkBytes, bytes.length - off);
+    const got = readSync(fd, bytes, off, want, pos);
+    if (got === 0) throw damaged(path, 'it is cut short');
+    hash?.update(bytes.subarray(off, off + got));
+    off += got;
+    pos += got;
+  }
+  return pos;
+}
+
+function readHeader(
+  fd: number,
+  path: string,
+): { header: Header; lead: Uint8Array; dataStart: number; size: number } {
+  const size = fstatSync(fd).size;
+  const notOne = new CheckpointError('not-a-checkpoint', `${path} is not a drp-sim checkpoint`);
+  const head = new Uint8Array(magicBytes.length + 4);
+  if (size < head.length || readSync(fd, head, 0, head.length, 0) !== head.length) throw notOne;
+  if (!Buffer.from(head.subarray(0, magicBytes.length)).equals(magicBytes)) throw notOne;
+  const headerLength = Buffer.from(head).readUInt32LE(magicBytes.length);
+  if (headerLength > checkpointHeaderBytesMax) throw damaged(path, 'its header is too long');
+  const dataStart = pad8(head.length + headerLength);
+  if (size < dataStart + digestBytes) throw damaged(path, 'it is cut short');
+  const lead = new Uint8Array(dataStart);
+  readSync(fd, lead, 0, dataStart, 0);
+  let header: Header;
+  try {
+    header = JSON.parse(Buffer.from(lead.subarray(head.length, head.length + headerLength)).toString('utf8'));
+  } catch {
+    throw damaged(path, 'its header is not JSON');
+  }
+  const why = headerProblem(header);
+  if (why !== null) throw damaged(path, why);
+  if (header.version !== checkpointVersion) {
+    throw new CheckpointError(
+      'not-a-checkpoint',
+      `the checkpoint ${path} has format version ${header.version}; this drp-sim reads version ${checkpointVersion}`,
+    );
+  }
+  const expected = dataStart + header.arrays.reduce((s, a) => s + pad8(a.bytes), 0) + digestBytes;
+  if (size !== expected) throw damaged(path, size < expected ? 'it is cut short' : 'it has trailing bytes');
+  return { header, lead, dataStart, size };
+}
+
+/** What is wrong with a parsed header's shape, or null. */
+function headerProblem(h: unknown): string | null {
+  if (typeof h !== 'object' || h === null) return 'its header is not an object';
+  const o = h as Record<string, unknown>;
+  if (typeof o.version !== 'number') return 'its header has no version';
+  const b = o.build as Record<string, unknown> | undefined;
+  if (
+    typeof b !== 'object' ||
+    b === null ||
+    typeof b.peers !== 'number' ||
+    typeof b.neighbors !== 'number' ||
+    typeof b.seed !== 'string' ||
+    typeof b.join !== 'object' ||
+    b.join === null
+  ) {
+    return 'its header does not describe a build';
+  }
+  const p = o.position as Record<string, unknown> | undefined;
+  if (
+    typeof p !== 'object' ||
+    p === null ||
+    !['joins', 'recycle', 'refine', 'built'].includes(p.stage as string) ||
+    !Number.isSafeInteger(p.round) ||
+    !Number.isSafeInteger(p.index) ||
+    (p.round as number) < 0 ||
+    (p.index as number) < 0
+  ) {
+    return 'its header has no valid build position';
+  }
+  if (typeof o.buildSeconds !== 'number' || !(o.buildSeconds >= 0)) return 'its header has no build time';
+  const s = o.state as Record<string, unknown> | undefined;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    !Array.isArray(s.rng) ||
+    typeof s.counters !== 'object' ||
+    s.counters === null
+  )
+    return 'its header has no model state';
+  if (
+    !Array.isArray(o.arrays) ||
+    !o.arrays.every(
+      (a: unknown) =>
+        typeof a === 'object' &&
+        a !== null &&
+        typeof (a as { name?: unknown }).name === 'string' &&
+        Number.isSafeInteger((a as { bytes?: unknown }).bytes) &&
+        ((a as { bytes: number }).bytes as number) >= 0,
+    )
+  ) {
+    return 'its header lists no valid arrays';
+  }
+  return null;
+}
+
+function checkKey(path: string, saved: BuildKey, wanted: BuildKey): void {
+  const diffs: string[] = [];
+  const field = (name: string, a: unknown, b: unknown): void => {
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      diffs.push(`${name} ${JSON.stringify(a)} there, ${JSON.stringify(b)} here`);
+  };
+  field('peers', saved.peers, wanted.peers);
+  field('neighbors', saved.neighbors, wanted.neighbors);
+  field('seed', saved.seed, wanted.seed);
+  const names = new Set([...Object.keys(saved.join), ...Object.keys(wanted.join)]);
+  for (const k of [...names].sort()) field(k, saved.join[k], wanted.join[k]);
+  if (diffs.length > 0) {
+    throw new CheckpointError(
+      'other-build',
+      `the checkpoint ${path} is of another build (${diffs.join('; ')}); give another file or delete it`,
+    );
+  }
+}
