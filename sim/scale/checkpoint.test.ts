@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { routingPolicyDefault } from '../../src/drp/policy.js';
+import { SeededRng } from '../kernel/rng.js';
+import {
+  buildKeyOf,
+  CheckpointError,
+  type CheckpointFault,
+  checkpointMagic,
+  inspectCheckpoint,
+  loadCheckpoint,
+} from './checkpoint.js';
+import { FastRng } from './fast-rng.js';
+import { joinParamsFor, ScaleNetwork } from './model.js';
+import { describePosition, runScale, type ScaleOptions, scaleOptionsDefault, stripTimings } from './run.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'drp-checkpoint-'));
+
+/** A run that stops (like Ctrl-C) at the first progress check of `phase` at or past `at`. */
+function runStoppingAt(opts: ScaleOptions, path: string, phase: string | null, at = 0, notes: string[] = []) {
+  return runScale(opts, {
+    progress: (p, done) => !(p === phase && done >= at),
+    checkpoint: { path, everyMs: 1e9 },
+    note: (t) => notes.push(t),
+  });
+}
+
+const expectFault = (f: () => unknown, fault: CheckpointFault, text: RegExp): void => {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).fault).toBe(fault);
+    expect((err as Error).message).toMatch(text);
+    return;
+  }
+  expect.unreachable(`expected a ${fault} checkpoint error`);
+};
+
+describe('build checkpoints', () => {
+  // Above 65,536 peers an upkeep round has a progress check (a place to stop) inside it.
+  const opts = scaleOptionsDefault({
+    peers: 70_000,
+    routes: 500,
+    stretchSamples: 0,
+    seed: 'checkpoint',
+    join: { recycleRounds: 2, refineRounds: 1 },
+  });
+  const params = joinParamsFor(opts.neighbors, opts.policy, opts.join);
+  const key = buildKeyOf(opts.peers, opts.seed, params);
+  const path = join(dir, 'build.ckpt');
+
+  it('a build stopped in every stage and resumed each time ends as one uninterrupted build', () => {
+    const whole = JSON.stringify(stripTimings(runScale(opts)));
+    const notes: string[] = [];
+    const stops: [string, number, string][] = [
+      ['build', 8192, 'joins 8,192 of 70,000'],
+      ['recycle 2', 65_536, 'recycling round 2, peer 65,536 of 70,000'],
+      ['upkeep 1', 65_536, 'upkeep round 1, peer 65,536 of 70,000'],
+    ];
+    for (const [phase, at, where] of stops) {
+      const r = runStoppingAt(opts, path, phase, at, notes);
+      expect(r.interrupted).toBe(true);
+      const info = inspectCheckpoint(path, key);
+      expect(info).not.toBeNull();
+      expect(describePosition(info!.position, opts.peers)).toBe(where);
+    }
+    const resumed = runStoppingAt(opts, path, null, 0, notes);
+    expect(resumed.interrupted).toBe(false);
+    expect(JSON.stringify(stripTimings(resumed))).toBe(whole);
+    expect(inspectCheckpoint(path, key)?.position.stage).toBe('built');
+    expect(notes.filter((n) => n.startsWith('checkpoint: resuming at'))).toHaveLength(3);
+    // A finished build is routed on again without building.
+    const again = runStoppingAt(opts, path, 'build', 0, notes);
+    expect(notes.at(-1)).toMatch(/the build is finished there/);
+    expect(JSON.stringify(stripTimings(again))).toBe(whole);
+    expect(again.buildSeconds).toBeGreaterThan(0);
+  });
+
+  it('refuses a checkpoint of another build, naming what differs', () => {
+    expect(existsSync(path)).toBe(true);
+    const other = buildKeyOf(
+      opts.peers,
+      'another seed',
+      joinParamsFor(13, routingPolicyDefault, { minNeighbors: 12 }),
+    );
+    expectFault(
+      () => inspectCheckpoint(path, other),
+      'other-build',
+      /seed "checkpoint" there, "another seed" here; minNeighbors 13 there, 12 here/,
+    );
+    expect(inspectCheckpoint(join(dir, 'absent.ckpt'), key)).toBeNull();
+  });
+
+  const fresh = (): ScaleNetwork => new ScaleNetwork(opts.peers, params, new FastRng(new SeededRng('x')));
+  const damaged = (name: string, change: (b: Buffer) => Buffer): string => {
+    const p = join(dir, name);
+    writeFileSync(p, change(Buffer.from(readFileSync(path))));
+    return p;
+  };
+  /** The file with its digest made right again after `change`: only the model's own checks can object. */
+  const resealed = (name: string, change: (b: Buffer) => void): string =>
+    damaged(name, (b) => {
+      change(b);
+      const body = b.subarray(0, b.length - 32);
+      createHash('sha256')
+        .update(body)
+        .digest()
+        .copy(b, b.length - 32);
+      return b;
+    });
+  const headerEnd = (b: Buffer): number =>
+    checkpointMagic.length + 4 + b.readUInt32LE(checkpointMagic.length);
+  const dataStart = (b: Buffer): number => (headerEnd(b) + 7) & ~7;
+
+  it('refuses damaged files with a typed reason', () => {
+    const cases: [string, (b: Buffer) => Buffer, CheckpointFault, RegExp][] = [
+      ['garbage', () => Buffer.from('hello\n'), 'not-a-checkpoint', /is not a drp-sim checkpoint/],
+      ['cut', (b) => b.subarray(0, b.length - 1000), 'damaged', /cut short/],
+      ['long', (b) => Buffer.concat([b, Buffer.alloc(8)]), 'damaged', /trailing bytes/],
+      [
+        'flipped',
+        (b) => {
+          b[dataStart(b) + 100] = b[dataStart(b) + 100]! ^ 1;
+          return b;
+        },
+        'damaged',
+        /digest does not match/,
+      ],
+      [
+        'header',
+        (b) => {
+          b.fill(0x20, checkpointMagic.length + 4, checkpointMagic.length + 14);
+          return b;
+        },
+        'damaged',
+        /header is not JSON/,
+      ],
+    ];
+    for (const [name, change, fault, text] of cases) {
+      expectFault(() => loadCheckpoint(damaged(name, change), fresh(), key), fault, text);
+    }
+  });
+
+  it("refuses a well-sealed file whose model breaks the build's invariants", () => {
+    // The degree array follows the points (32 B/peer) and the slot rows (4·stride B/peer).
+    const degreeAt = (b: Buffer): number =>
+      dataStart(b) + opts.peers * 32 + opts.peers * 4 * (opts.neighbors + 3);
+    const tooMany = resealed('degree', (b) => {
+      b[degreeAt(b) + 5] = 200;
+    });
+    expectFault(() => loadCheckpoint(tooMany, fresh(), key), 'damaged', /peer 5 has 200 neighbours/);
+    const strangers = resealed('slot', (b) => {
+      b.writeUInt32LE(0x7fff_fff0, dataStart(b) + opts.peers * 32);
+    });
+    expectFault(
+      () => loadCheckpoint(strangers, fresh(), key),
+      'damaged',
+      /links to a peer that does not exist/,
+    );
+    const state = resealed('state', (b) => {
+      const text = b.subarray(checkpointMagic.length + 4, headerEnd(b)).toString('utf8');
+      // Same length, so the layout stays: a joined count above the peers.
+      const edited = text.replace(/"joined":\d+/, (m) => `"joined":${'9'.repeat(m.length - 9)}`);
+      expect(edited).not.toBe(text);
+      b.write(edited, checkpointMagic.length + 4, 'utf8');
+    });
+    expectFault(() => loadCheckpoint(state, fresh(), key), 'damaged', /does not fit/);
+  });
+
+  it('a save that fails is said and does not stop the build', () => {
+    const notes: string[] = [];
+    const small = { ...opts, peers: 3000, join: {} };
+    const r = runStoppingAt(small, join(dir, 'no-such-dir', 'x.ckpt'), null, 0, notes);
+    expect(r.interrupted).toBe(false);
+    expect(notes.some((n) => /could not write the checkpoint/.test(n))).toBe(true);
+    expect(JSON.stringify(stripTimings(r))).toBe(JSON.stringify(stripTimings(runScale(small))));
+  });
+});
