@@ -103,8 +103,8 @@ export interface CheckpointInfo {
 const pad8 = (n: number): number => (n + 7) & ~7;
 
 /**
- * Writes the model's state at `position` to `path` (through `<path>.partial`, synced, then renamed).
- * Throws a `CheckpointError` ('write-failed') when the file cannot be written; the previous checkpoint
+ * Writes the model's state at `position` to `path` (through `<path>.partial`, synced, then renamed) and
+ * returns the file's size. Throws a `CheckpointError` ('write-failed') when the file cannot be written; the previous checkpoint
  * at `path`, if any, is then left as it was.
  */
 export function saveCheckpoint(
@@ -113,7 +113,7 @@ export function saveCheckpoint(
   key: BuildKey,
   position: BuildPosition,
   buildSeconds: number,
-): void {
+): number {
   const arrays = model.stateArrays();
   const header: Header = {
     version: checkpointVersion,
@@ -133,11 +133,13 @@ export function saveCheckpoint(
   try {
     fd = openSync(partial, 'w');
     const hash = createHash('sha256');
+    let size = 0;
     const put = (bytes: Uint8Array): void => {
       for (let off = 0; off < bytes.length; off += checkpointChunkBytes) {
         const chunk = bytes.subarray(off, Math.min(bytes.length, off + checkpointChunkBytes));
         hash.update(chunk);
         writeAll(fd!, chunk);
+        size += chunk.length;
       }
     };
     put(lead);
@@ -152,6 +154,7 @@ export function saveCheckpoint(
     closeSync(fd);
     fd = undefined;
     renameSync(partial, path);
+    return size + digestBytes;
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     if (existsSync(partial)) unlinkSync(partial);

@@ -195,10 +195,14 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     let lastSave = performance.now();
     const save = (at: BuildPosition): void => {
       if (ck === undefined) return;
-      const seconds = buildSecondsBefore + (performance.now() - t0) / 1000;
+      const started = performance.now();
+      const seconds = buildSecondsBefore + (started - t0) / 1000;
       try {
-        saveCheckpoint(ck.path, model, key, at, seconds);
-        note(`checkpoint: saved ${ck.path} at ${describePosition(at, model.count)}`);
+        const bytes = saveCheckpoint(ck.path, model, key, at, seconds);
+        note(
+          `checkpoint: saved ${ck.path} at ${describePosition(at, model.count)} ` +
+            `(${(bytes / 2 ** 20).toFixed(0)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+        );
       } catch (err) {
         // A failed save does not stop the build; the previous checkpoint, if any, stays as it was.
         if (!(err instanceof CheckpointError)) throw err;
