@@ -7,6 +7,7 @@ import { routingPolicyDefault } from '../../src/drp/policy.js';
 import { SeededRng } from '../kernel/rng.js';
 import {
   buildKeyOf,
+  byteChunks,
   CheckpointError,
   type CheckpointFault,
   checkpointMagic,
@@ -39,6 +40,29 @@ const expectFault = (f: () => unknown, fault: CheckpointFault, text: RegExp): vo
   }
   expect.unreachable(`expected a ${fault} checkpoint error`);
 };
+
+describe('checkpoint byte views', () => {
+  it('cover an array past 2^32 bytes in views a typed array can hold', () => {
+    // 4.4 GB of address space, never touched: the slot array of 1e8 peers is 6.4 GB.
+    const big = new Uint32Array(1.1e9);
+    let total = 0;
+    let views = 0;
+    let largest = 0;
+    for (const v of byteChunks(big, 2 ** 30)) {
+      expect(v.byteOffset).toBe(total);
+      total += v.byteLength;
+      largest = Math.max(largest, v.byteLength);
+      views++;
+    }
+    expect([total, views, largest]).toEqual([4.4e9, 5, 2 ** 30]);
+    const small = new Uint16Array(new ArrayBuffer(64), 8, 13);
+    expect([...byteChunks(small, 10)].map((v) => [v.byteOffset, v.byteLength])).toEqual([
+      [8, 10],
+      [18, 10],
+      [28, 6],
+    ]);
+  });
+});
 
 describe('build checkpoints', () => {
   // Above 65,536 peers an upkeep round has a progress check (a place to stop) inside it.

@@ -26,7 +26,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import type { JoinParams, ModelState, ScaleNetwork } from './model.js';
+import type { JoinParams, ModelState, ScaleNetwork, StateArray } from './model.js';
 
 export const checkpointMagic = 'DRP-SCALE-CHECKPOINT\n';
 /** Format version; a file of another version is refused. */
@@ -145,9 +145,8 @@ export function saveCheckpoint(
     put(lead);
     const zeros = new Uint8Array(8);
     for (const a of arrays) {
-      const bytes = new Uint8Array(a.array.buffer, a.array.byteOffset, a.array.byteLength);
-      put(bytes);
-      put(zeros.subarray(0, pad8(bytes.length) - bytes.length));
+      for (const chunk of byteChunks(a.array)) put(chunk);
+      put(zeros.subarray(0, pad8(a.array.byteLength) - a.array.byteLength));
     }
     writeAll(fd, hash.digest());
     fsyncSync(fd);
@@ -160,6 +159,19 @@ export function saveCheckpoint(
     if (existsSync(partial)) unlinkSync(partial);
     const why = err instanceof Error ? err.message : String(err);
     throw new CheckpointError('write-failed', `could not write the checkpoint ${path}: ${why}`);
+  }
+}
+
+/**
+ * The bytes of `array` as views of at most `chunkBytes` each. One byte view of a whole array is not
+ * possible past 2^32 bytes (a typed array's length limit; the slots of 1e8 peers take 6.4 GB).
+ */
+export function* byteChunks(
+  array: StateArray['array'],
+  chunkBytes = checkpointChunkBytes,
+): Generator<Uint8Array> {
+  for (let off = 0; off < array.byteLength; off += chunkBytes) {
+    yield new Uint8Array(array.buffer, array.byteOffset + off, Math.min(chunkBytes, array.byteLength - off));
   }
 }
 
@@ -219,9 +231,8 @@ export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey)
     const total = size - dataStart;
     const pad = new Uint8Array(8);
     for (const a of arrays) {
-      const bytes = new Uint8Array(a.array.buffer, a.array.byteOffset, a.array.byteLength);
-      pos = readInto(fd, bytes, pos, hash, path);
-      const padding = pad8(bytes.length) - bytes.length;
+      for (const chunk of byteChunks(a.array)) pos = readInto(fd, chunk, pos, hash, path);
+      const padding = pad8(a.array.byteLength) - a.array.byteLength;
       pos = readInto(fd, pad.subarray(0, padding), pos, hash, path);
     }
     const digest = new Uint8Array(digestBytes);
