@@ -13,6 +13,7 @@ import {
   checkpointMagic,
   inspectCheckpoint,
   loadCheckpoint,
+  pad8,
 } from './checkpoint.js';
 import { FastRng } from './fast-rng.js';
 import { joinParamsFor, ScaleNetwork } from './model.js';
@@ -55,6 +56,13 @@ describe('checkpoint byte views', () => {
       views++;
     }
     expect([total, views, largest]).toEqual([4.4e9, 5, 2 ** 30]);
+    // Sizes past 2^32 bytes round up exactly (32-bit bit operations would wrap them).
+    expect([pad8(6.4e9), pad8(6.4e9 + 3), pad8(2 ** 32 + 1), pad8(5)]).toEqual([
+      6.4e9,
+      6.4e9 + 8,
+      2 ** 32 + 8,
+      8,
+    ]);
     const small = new Uint16Array(new ArrayBuffer(64), 8, 13);
     expect([...byteChunks(small, 10)].map((v) => [v.byteOffset, v.byteLength])).toEqual([
       [8, 10],

@@ -100,7 +100,8 @@ export interface CheckpointInfo {
   readonly bytes: number;
 }
 
-const pad8 = (n: number): number => (n + 7) & ~7;
+/** `n` rounded up to a multiple of 8 (arithmetic, not bit operations: arrays pass 2^32 bytes). */
+export const pad8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 /**
  * Writes the model's state at `position` to `path` (through `<path>.partial`, synced, then renamed) and
