@@ -87,10 +87,12 @@ export class Progress {
     this.lastPrint = now;
     const frac = this.total > 0 ? done / this.total : 1;
     const elapsed = (now - this.start) / 1000;
-    const eta = done > this.first ? (elapsed * (this.total - done)) / (done - this.first) : 0;
+    // No rate yet on the first line (nothing done since it): no ETA rather than a false 0 s.
+    const eta =
+      done > this.first ? `${((elapsed * (this.total - done)) / (done - this.first)).toFixed(0)} s` : '–';
     process.stderr.write(
       `${this.label}: ${(frac * 100).toFixed(1)}% (${done.toLocaleString('en-US')}/${this.total.toLocaleString('en-US')}), ` +
-        `${elapsed.toFixed(0)} s elapsed, ETA ${eta.toFixed(0)} s\n`,
+        `${elapsed.toFixed(0)} s elapsed, ETA ${eta}\n`,
     );
   }
 }

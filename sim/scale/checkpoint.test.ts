@@ -15,6 +15,7 @@ import {
   loadCheckpoint,
   pad8,
 } from './checkpoint.js';
+import { shellWord } from './cli.js';
 import { FastRng } from './fast-rng.js';
 import { joinParamsFor, ScaleNetwork } from './model.js';
 import { describePosition, runScale, type ScaleOptions, scaleOptionsDefault, stripTimings } from './run.js';
@@ -41,6 +42,14 @@ const expectFault = (f: () => unknown, fault: CheckpointFault, text: RegExp): vo
   }
   expect.unreachable(`expected a ${fault} checkpoint error`);
 };
+
+describe('the resume command', () => {
+  it('quotes what a shell would split or expand', () => {
+    expect(
+      ['drp-sim', '--peers', '1e8', '--checkpoint', "/tmp/a b/it's.ckpt", '--seed', 'x;y'].map(shellWord),
+    ).toEqual(['drp-sim', '--peers', '1e8', '--checkpoint', `'/tmp/a b/it'\\''s.ckpt'`, '--seed', "'x;y'"]);
+  });
+});
 
 describe('checkpoint byte views', () => {
   it('cover an array past 2^32 bytes in views a typed array can hold', () => {
@@ -69,6 +78,37 @@ describe('checkpoint byte views', () => {
       [18, 10],
       [28, 6],
     ]);
+  });
+});
+
+interface HeaderJson {
+  version: number;
+  position: { stage: string; round: number; index: number };
+  state: { count: number; joined: number; deficitLength: number; rng: number[] };
+}
+
+/** The header of the checkpoint file at `path`. */
+function headerOf(path: string): HeaderJson {
+  const b = readFileSync(path);
+  const at = checkpointMagic.length;
+  return JSON.parse(b.subarray(at + 4, at + 4 + b.readUInt32LE(at)).toString('utf8')) as HeaderJson;
+}
+
+describe('build checkpoints with re-registrations pending', () => {
+  it('a build stopped with a full deficit queue resumes to the uninterrupted one', () => {
+    // Minimum = soft maximum: every accept evicts, and peers wait in the deficit queue between joins.
+    const opts = scaleOptionsDefault({
+      peers: 10_000,
+      routes: 500,
+      stretchSamples: 0,
+      seed: 'deficit',
+      join: { minNeighbors: 14 },
+    });
+    const path = join(dir, 'deficit.ckpt');
+    expect(runStoppingAt(opts, path, 'build', 4096).interrupted).toBe(true);
+    expect(headerOf(path).state.deficitLength).toBeGreaterThan(0);
+    const resumed = runStoppingAt(opts, path, null);
+    expect(JSON.stringify(stripTimings(resumed))).toBe(JSON.stringify(stripTimings(runScale(opts))));
   });
 });
 
@@ -184,7 +224,11 @@ describe('build checkpoints', () => {
     const tooMany = resealed('degree', (b) => {
       b[degreeAt(b) + 5] = 200;
     });
-    expectFault(() => loadCheckpoint(tooMany, fresh(), key), 'damaged', /peer 5 has 200 neighbours/);
+    expectFault(
+      () => loadCheckpoint(tooMany, fresh(), key),
+      'damaged',
+      /peer 5 has 200 neighbours, more than the soft maximum 14/,
+    );
     const strangers = resealed('slot', (b) => {
       b.writeUInt32LE(0x7fff_fff0, dataStart(b) + opts.peers * 32);
     });
@@ -193,14 +237,111 @@ describe('build checkpoints', () => {
       'damaged',
       /links to a peer that does not exist/,
     );
-    const state = resealed('state', (b) => {
-      const text = b.subarray(checkpointMagic.length + 4, headerEnd(b)).toString('utf8');
-      // Same length, so the layout stays: a joined count above the peers.
-      const edited = text.replace(/"joined":\d+/, (m) => `"joined":${'9'.repeat(m.length - 9)}`);
-      expect(edited).not.toBe(text);
-      b.write(edited, checkpointMagic.length + 4, 'utf8');
+  });
+
+  /** The file with its header edited, the layout and digest made right: only the content can object. */
+  const withHeader = (name: string, edit: (h: HeaderJson) => void): string =>
+    damaged(name, (b) => {
+      const h = JSON.parse(
+        b.subarray(checkpointMagic.length + 4, headerEnd(b)).toString('utf8'),
+      ) as HeaderJson;
+      edit(h);
+      const text = Buffer.from(JSON.stringify(h), 'utf8');
+      const lead = Buffer.alloc(pad8(checkpointMagic.length + 4 + text.length));
+      lead.write(checkpointMagic, 0, 'latin1');
+      lead.writeUInt32LE(text.length, checkpointMagic.length);
+      text.copy(lead, checkpointMagic.length + 4);
+      const out = Buffer.concat([lead, b.subarray(dataStart(b), b.length - 32), Buffer.alloc(32)]);
+      createHash('sha256')
+        .update(out.subarray(0, out.length - 32))
+        .digest()
+        .copy(out, out.length - 32);
+      return out;
     });
-    expectFault(() => loadCheckpoint(state, fresh(), key), 'damaged', /does not fit/);
+
+  it('refuses a well-sealed header that contradicts its state or the build', () => {
+    // The file holds the finished build (70,000 peers joined, 2 recycling rounds, 1 upkeep round).
+    const cases: [string, (h: HeaderJson) => void, CheckpointFault, RegExp][] = [
+      [
+        'joins',
+        (h) => {
+          h.position = { stage: 'joins', round: 0, index: 4096 };
+        },
+        'damaged',
+        /does not match its 70000 joined/,
+      ],
+      [
+        'round',
+        (h) => {
+          h.position = { stage: 'recycle', round: 2, index: 0 };
+        },
+        'damaged',
+        /not one this build reaches/,
+      ],
+      [
+        'tick',
+        (h) => {
+          h.position = { stage: 'refine', round: 0, index: 1000 };
+        },
+        'damaged',
+        /not one this build reaches/,
+      ],
+      [
+        'unjoined',
+        (h) => {
+          h.state.joined = 5000;
+        },
+        'damaged',
+        /past the joins with 5000 of 70000/,
+      ],
+      [
+        'count',
+        (h) => {
+          h.state.count = 4096;
+          h.state.joined = 4096;
+        },
+        'damaged',
+        /holds 4096 peers, not 70000/,
+      ],
+      [
+        'rng',
+        (h) => {
+          h.state.rng = [0, 0, 0, 0];
+        },
+        'damaged',
+        /not all zero/,
+      ],
+      [
+        'above',
+        (h) => {
+          h.state.joined = 99_999;
+        },
+        'damaged',
+        /does not fit/,
+      ],
+      [
+        'version',
+        (h) => {
+          h.version = 2;
+        },
+        'not-a-checkpoint',
+        /format version 2; this drp-sim reads version 1/,
+      ],
+    ];
+    for (const [name, edit, fault, text] of cases) {
+      expectFault(() => loadCheckpoint(withHeader(name, edit), fresh(), key), fault, text);
+    }
+    expect(() =>
+      loadCheckpoint(
+        withHeader('same', () => {}),
+        fresh(),
+        key,
+      ),
+    ).not.toThrow();
+  });
+
+  it('refuses a path that is not a regular file', () => {
+    expectFault(() => inspectCheckpoint(dir, key), 'unreadable', /not a regular file/);
   });
 
   it('a save that fails is said and does not stop the build', () => {

@@ -23,10 +23,19 @@ import {
   openSync,
   readSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import type { JoinParams, ModelState, ScaleNetwork, StateArray } from './model.js';
+import { projectCommit, projectSourceHash } from '../vision/build-info.js';
+import {
+  type JoinParams,
+  joinTickEvery,
+  type ModelState,
+  type ScaleNetwork,
+  type StateArray,
+  upkeepTickEvery,
+} from './model.js';
 
 export const checkpointMagic = 'DRP-SCALE-CHECKPOINT\n';
 /** Format version; a file of another version is refused. */
@@ -82,8 +91,15 @@ export function buildKeyOf(peers: number, seed: string, params: JoinParams): Bui
   return { peers, neighbors: params.neighbors, seed, join };
 }
 
+/** The code that wrote a checkpoint (`sim/vision/build-info.ts`); absent outside a checkout. */
+export interface CheckpointCreatedBy {
+  readonly commit?: string;
+  readonly sourceHash?: string;
+}
+
 interface Header {
   readonly version: number;
+  readonly createdBy?: CheckpointCreatedBy;
   readonly build: BuildKey;
   readonly position: BuildPosition;
   /** Wall seconds the build has taken so far, over all its sessions. */
@@ -95,6 +111,7 @@ interface Header {
 /** A checkpoint's header, read and checked (`inspectCheckpoint`). */
 export interface CheckpointInfo {
   readonly position: BuildPosition;
+  readonly createdBy: CheckpointCreatedBy;
   readonly buildSeconds: number;
   readonly joined: number;
   readonly bytes: number;
@@ -118,6 +135,7 @@ export function saveCheckpoint(
   const arrays = model.stateArrays();
   const header: Header = {
     version: checkpointVersion,
+    createdBy: checkpointCreatedBy(),
     build: key,
     position,
     buildSeconds,
@@ -151,13 +169,17 @@ export function saveCheckpoint(
     }
     writeAll(fd, hash.digest());
     fsyncSync(fd);
-    closeSync(fd);
+    const open = fd;
     fd = undefined;
+    closeSync(open);
     renameSync(partial, path);
     return size + digestBytes;
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    if (existsSync(partial)) unlinkSync(partial);
+    // Clean up what can be; the error reported is the first one.
+    try {
+      if (fd !== undefined) closeSync(fd);
+      if (existsSync(partial)) unlinkSync(partial);
+    } catch {}
     const why = err instanceof Error ? err.message : String(err);
     throw new CheckpointError('write-failed', `could not write the checkpoint ${path}: ${why}`);
   }
@@ -193,6 +215,7 @@ export function inspectCheckpoint(path: string, key: BuildKey): CheckpointInfo |
     checkKey(path, header.build, key);
     return {
       position: header.position,
+      createdBy: createdByOf(header.createdBy),
       buildSeconds: header.buildSeconds,
       joined: header.state.joined,
       bytes: size - dataStart,
@@ -217,6 +240,8 @@ export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey)
     } catch (err) {
       throw damaged(path, err instanceof Error ? err.message : String(err));
     }
+    const misplaced = positionProblem(header.position, header.state, key);
+    if (misplaced !== null) throw damaged(path, misplaced);
     const arrays = model.stateArrays();
     if (
       arrays.length !== header.arrays.length ||
@@ -244,6 +269,7 @@ export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey)
     if (wrong !== null) throw damaged(path, wrong);
     return {
       position: header.position,
+      createdBy: createdByOf(header.createdBy),
       buildSeconds: header.buildSeconds,
       joined: header.state.joined,
       bytes: total,
@@ -253,8 +279,51 @@ export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey)
   }
 }
 
+/** The strings of a header's `createdBy` (only shown to the user). */
+function createdByOf(c: unknown): CheckpointCreatedBy {
+  const o = typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {};
+  return {
+    ...(typeof o.commit === 'string' ? { commit: o.commit } : {}),
+    ...(typeof o.sourceHash === 'string' ? { sourceHash: o.sourceHash } : {}),
+  };
+}
+
+/** The writing code's identity, for the header (computed once per process by build-info). */
+export function checkpointCreatedBy(): CheckpointCreatedBy {
+  const commit = projectCommit();
+  const sourceHash = projectSourceHash();
+  return { ...(commit !== undefined ? { commit } : {}), ...(sourceHash !== undefined ? { sourceHash } : {}) };
+}
+
+/**
+ * Where a saved position contradicts its state or the build: a position is always a progress check
+ * (joins every `joinTickEvery`, upkeep rounds every `upkeepTickEvery`) of a stage the build has.
+ */
+function positionProblem(at: BuildPosition, state: ModelState, key: BuildKey): string | null {
+  if (state.count !== key.peers) return `it holds ${state.count} peers, not ${key.peers}`;
+  const rounds = (name: string): number => {
+    const v = key.join[name];
+    return typeof v === 'number' ? v : 0;
+  };
+  if (at.stage === 'joins') {
+    if (at.index !== state.joined || at.index % joinTickEvery !== 0 || at.round !== 0)
+      return `its position (joins ${at.index}) does not match its ${state.joined} joined peers`;
+    return null;
+  }
+  if (state.joined !== state.count)
+    return `it is past the joins with ${state.joined} of ${state.count} joined`;
+  if (at.stage === 'built')
+    return at.round === 0 && at.index === 0 ? null : 'its finished position is malformed';
+  const roundsOf = rounds(at.stage === 'recycle' ? 'recycleRounds' : 'refineRounds');
+  if (at.round >= roundsOf || at.index >= state.count || at.index % upkeepTickEvery !== 0)
+    return `its position (${at.stage} round ${at.round + 1}, peer ${at.index}) is not one this build reaches`;
+  return null;
+}
+
 function openCheckpoint(path: string): number {
   try {
+    // A directory opens for reading on Linux and a FIFO blocks the open: only regular files are read.
+    if (!statSync(path).isFile()) throw new Error('not a regular file');
     return openSync(path, 'r');
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -269,11 +338,28 @@ function damaged(path: string, why: string): CheckpointError {
   );
 }
 
+/** `readSync` with an I/O failure as a `CheckpointError`. */
+function readAt(
+  fd: number,
+  bytes: Uint8Array,
+  off: number,
+  length: number,
+  position: number,
+  path: string,
+): number {
+  try {
+    return readSync(fd, bytes, off, length, position);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CheckpointError('unreadable', `cannot read the checkpoint ${path}: ${why}`);
+  }
+}
+
 function readInto(fd: number, bytes: Uint8Array, position: number, hash: Hash | null, path: string): number {
   let pos = position;
   for (let off = 0; off < bytes.length; ) {
     const want = Math.min(checkpointChunkBytes, bytes.length - off);
-    const got = readSync(fd, bytes, off, want, pos);
+    const got = readAt(fd, bytes, off, want, pos, path);
     if (got === 0) throw damaged(path, 'it is cut short');
     hash?.update(bytes.subarray(off, off + got));
     off += got;
@@ -289,28 +375,29 @@ function readHeader(
   const size = fstatSync(fd).size;
   const notOne = new CheckpointError('not-a-checkpoint', `${path} is not a drp-sim checkpoint`);
   const head = new Uint8Array(magicBytes.length + 4);
-  if (size < head.length || readSync(fd, head, 0, head.length, 0) !== head.length) throw notOne;
+  if (size < head.length || readAt(fd, head, 0, head.length, 0, path) !== head.length) throw notOne;
   if (!Buffer.from(head.subarray(0, magicBytes.length)).equals(magicBytes)) throw notOne;
   const headerLength = Buffer.from(head).readUInt32LE(magicBytes.length);
   if (headerLength > checkpointHeaderBytesMax) throw damaged(path, 'its header is too long');
   const dataStart = pad8(head.length + headerLength);
   if (size < dataStart + digestBytes) throw damaged(path, 'it is cut short');
   const lead = new Uint8Array(dataStart);
-  readSync(fd, lead, 0, dataStart, 0);
+  if (readAt(fd, lead, 0, dataStart, 0, path) !== dataStart) throw damaged(path, 'it is cut short');
   let header: Header;
   try {
     header = JSON.parse(Buffer.from(lead.subarray(head.length, head.length + headerLength)).toString('utf8'));
   } catch {
     throw damaged(path, 'its header is not JSON');
   }
-  const why = headerProblem(header);
-  if (why !== null) throw damaged(path, why);
-  if (header.version !== checkpointVersion) {
+  const version = (header as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version !== checkpointVersion) {
     throw new CheckpointError(
       'not-a-checkpoint',
-      `the checkpoint ${path} has format version ${header.version}; this drp-sim reads version ${checkpointVersion}`,
+      `the checkpoint ${path} has format version ${version}; this drp-sim reads version ${checkpointVersion}`,
     );
   }
+  const why = headerProblem(header);
+  if (why !== null) throw damaged(path, why);
   const expected = dataStart + header.arrays.reduce((s, a) => s + pad8(a.bytes), 0) + digestBytes;
   if (size !== expected) throw damaged(path, size < expected ? 'it is cut short' : 'it has trailing bytes');
   return { header, lead, dataStart, size };

@@ -38,6 +38,7 @@ import { projectCommit, projectSourceHash } from '../vision/build-info.js';
 import {
   buildKeyOf,
   CheckpointError,
+  checkpointCreatedBy,
   checkpointEveryMinutesDefault,
   inspectCheckpoint,
 } from './checkpoint.js';
@@ -263,12 +264,33 @@ function checkpointFor(flags: RunFlags, opts: ScaleOptions): CheckpointOptions |
     throw err;
   }
   if (info !== null) {
+    const here = checkpointCreatedBy();
+    if (info.createdBy.sourceHash !== here.sourceHash) {
+      process.stderr.write(
+        `checkpoint: written by ${info.createdBy.commit ?? 'another build'} from other sources than these; ` +
+          'the resumed build equals an uninterrupted one only if the join process is unchanged between them\n',
+      );
+    }
     process.stderr.write(
       `checkpoint: ${flags.checkpoint} holds this build at ${describePosition(info.position, opts.peers)} ` +
         `(${info.bytes >= 2 ** 30 ? `${(info.bytes / 2 ** 30).toFixed(1)} GiB` : `${(info.bytes / 2 ** 20).toFixed(1)} MiB`})\n`,
     );
   }
-  return { path: flags.checkpoint, everyMs: flags.checkpointEvery * 60_000 };
+  return {
+    path: flags.checkpoint,
+    everyMs: flags.checkpointEvery * 60_000,
+    ...(info !== null ? { mustExist: true } : {}),
+  };
+}
+
+/** A word for a POSIX shell: as is when safe, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The command line of this process as `drp-sim ...` (the same options resume a checkpointed build). */
+function resumeCommand(): string {
+  return ['drp-sim', ...process.argv.slice(2)].map(shellWord).join(' ');
 }
 
 /** The command line that rebuilds a run (the scale model replays by rerunning: same seed, same network). */
@@ -286,6 +308,7 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.recycleRounds !== undefined) parts.push(`--recycle-rounds ${flags.recycleRounds}`);
   if (flags.minNeighbors !== undefined) parts.push(`--min-neighbors ${flags.minNeighbors}`);
   if (flags.randomHops !== undefined) parts.push(`--random-hops ${flags.randomHops}`);
+  if (flags.spareMargin !== undefined) parts.push(`--spare-margin ${flags.spareMargin}`);
   if (!flags.gapFill) parts.push('--no-gap-fill');
   if (!flags.spareEviction) parts.push('--no-spare-eviction');
   if (!flags.lookAhead) parts.push('--no-look-ahead');
@@ -293,11 +316,6 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.stretchSamples !== 16) parts.push(`--stretch-samples ${flags.stretchSamples}`);
   parts.push(`--seed ${seed}`);
   if (flags.trace !== undefined) parts.push(`--trace ${flags.trace} --snapshots ${flags.snapshots}`);
-  if (flags.checkpoint !== undefined) {
-    parts.push(`--checkpoint ${flags.checkpoint}`);
-    if (flags.checkpointEvery !== checkpointEveryMinutesDefault)
-      parts.push(`--checkpoint-every ${flags.checkpointEvery}`);
-  }
   return parts.join(' ');
 }
 
@@ -566,7 +584,11 @@ export function registerScaleCommand(program: Command): void {
           checkpoint,
         ).then((result) => {
           if (
-            interruptedExit([result], false, checkpoint === undefined ? undefined : rerunCommand(flags, seed))
+            interruptedExit(
+              [result],
+              false,
+              checkpoint !== undefined && existsSync(checkpoint.path) ? resumeCommand() : undefined,
+            )
           )
             return;
           if (flags.trace !== undefined) {

@@ -112,6 +112,11 @@ export function slotStrideFor(neighbors: number): number {
   return neighbors + 3;
 }
 
+/** The build checks its progress (a place to stop or save) every this many joins (`runScale`). */
+export const joinTickEvery = 1 << 12;
+/** An upkeep round (`recycle`, `refine`) checks its progress (a place to stop) every this many peers. */
+export const upkeepTickEvery = 1 << 16;
+
 /** Pending re-registrations of peers left below the minimum, at most. */
 export const deficitQueueMax = 1 << 16;
 /** Re-registrations processed at most after one join (bounds a cascade of evictions). */
@@ -303,8 +308,12 @@ export class ScaleNetwork implements PeerView {
     ) {
       throw new RangeError('the saved visit epoch or deficit queue is out of range');
     }
-    if (s.rng.length !== 4 || !s.rng.every((w) => Number.isInteger(w) && Math.abs(w) <= 0xffff_ffff)) {
-      throw new RangeError('the saved generator state is not four 32-bit words');
+    if (
+      s.rng.length !== 4 ||
+      !s.rng.every((w) => Number.isInteger(w) && Math.abs(w) <= 0xffff_ffff) ||
+      s.rng.every((w) => w === 0)
+    ) {
+      throw new RangeError('the saved generator state is not four 32-bit words, not all zero');
     }
     for (const key of Object.keys(this.counters) as (keyof JoinCounters)[]) {
       const v = s.counters[key];
@@ -322,13 +331,15 @@ export class ScaleNetwork implements PeerView {
   }
 
   /**
-   * After filling `stateArrays()`: checks what the build relies on (degrees within the slot row,
+   * After filling `stateArrays()`: checks what the build relies on (degrees at most the soft maximum,
    * neighbours and queued peers among the prepared ones, the join order a permutation), so a damaged
    * state is refused instead of steering the build out of its arrays. Returns a reason or null.
    */
   checkRestored(): string | null {
     const n = this.count;
     const stride = this.slotStride;
+    // Between two steps no peer holds more than the soft maximum (a link above it evicts at once).
+    const degreeMax = this.params.softMax;
     const seen = new Uint32Array(Math.ceil(n / 32));
     for (let i = 0; i < n; i++) {
       const p = this.joinOrder[i]!;
@@ -337,7 +348,7 @@ export class ScaleNetwork implements PeerView {
     }
     for (let p = 0; p < n; p++) {
       const deg = this.degree[p]!;
-      if (deg > stride) return `peer ${p} has ${deg} neighbours, more than its ${stride} slots`;
+      if (deg > degreeMax) return `peer ${p} has ${deg} neighbours, more than the soft maximum ${degreeMax}`;
       const base = p * stride;
       for (let j = 0; j < deg; j++) {
         if ((this.slots[base + j]! & slotPeerMask) >= n)
@@ -651,7 +662,7 @@ export class ScaleNetwork implements PeerView {
     const bonus = this.params.policy.sectorBonus;
     const coords = this.coords;
     for (let p = start; p < this.count; p++) {
-      if (onProgress !== undefined && (p & 0xffff) === 0 && !onProgress(p)) return;
+      if (onProgress !== undefined && p % upkeepTickEvery === 0 && !onProgress(p)) return;
       if (!this.isAlive(p)) continue;
       const epoch = this.nextEpoch();
       const mark = this.mark;
@@ -700,7 +711,7 @@ export class ScaleNetwork implements PeerView {
   recycle(onProgress?: (done: number) => boolean, start = 0): void {
     const bonus = this.params.policy.sectorBonus;
     for (let i = start; i < this.joined; i++) {
-      if (onProgress !== undefined && (i & 0xffff) === 0 && !onProgress(i)) return;
+      if (onProgress !== undefined && i % upkeepTickEvery === 0 && !onProgress(i)) return;
       const p = this.joinOrder[i]!;
       if (!this.isAlive(p) || this.degree[p]! < this.params.minNeighbors) continue;
       const j = evictionVictim(this, p, bonus, this.sectorScratch, this.slotSector, 0);

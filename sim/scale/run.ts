@@ -18,7 +18,14 @@ import {
   saveCheckpoint,
 } from './checkpoint.js';
 import { FastRng } from './fast-rng.js';
-import { bytesPerPeer, type JoinParams, joinParamsFor, ScaleNetwork, slotStrideFor } from './model.js';
+import {
+  bytesPerPeer,
+  type JoinParams,
+  joinParamsFor,
+  joinTickEvery,
+  ScaleNetwork,
+  slotStrideFor,
+} from './model.js';
 import { EngineSearchRouter, type PeerRouter, Router, type RouteStats, sampleRoutes } from './routes.js';
 import { modelSnapshot, modelSnapshotDefaults, traceRoute } from './snapshot.js';
 
@@ -113,6 +120,8 @@ export interface CheckpointOptions {
   readonly path: string;
   /** Wall milliseconds between saves during the build (a save also comes at Ctrl-C and at the end). */
   readonly everyMs: number;
+  /** The file was there when the run was checked: its absence now is an error, not a fresh start. */
+  readonly mustExist?: boolean;
 }
 
 export interface RunHooks {
@@ -178,6 +187,9 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     const key = buildKeyOf(opts.peers, opts.seed, joinParams);
     const note = hooks.note ?? (() => {});
     let from: BuildPosition = { stage: 'joins', round: 0, index: 0 };
+    if (ck?.mustExist === true && !existsSync(ck.path)) {
+      throw new CheckpointError('unreadable', `the checkpoint ${ck.path} is gone since the run started`);
+    }
     if (ck !== undefined && existsSync(ck.path)) {
       note(`checkpoint: loading ${ck.path}`);
       const info = loadCheckpoint(ck.path, model, key);
@@ -193,12 +205,23 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
       model.prepare(opts.peers);
     }
     let lastSave = performance.now();
+    /** The position the file holds (loaded or saved): saving it again would rewrite the same state. */
+    let inFile: BuildPosition | null = ck !== undefined && existsSync(ck.path) ? from : null;
     const save = (at: BuildPosition): void => {
       if (ck === undefined) return;
+      if (
+        inFile !== null &&
+        inFile.stage === at.stage &&
+        inFile.round === at.round &&
+        inFile.index === at.index
+      )
+        return;
+      note(`checkpoint: saving ${describePosition(at, model.count)} to ${ck.path}`);
       const started = performance.now();
       const seconds = buildSecondsBefore + (started - t0) / 1000;
       try {
         const bytes = saveCheckpoint(ck.path, model, key, at, seconds);
+        inFile = at;
         note(
           `checkpoint: saved ${ck.path} at ${describePosition(at, model.count)} ` +
             `(${(bytes / 2 ** 20).toFixed(0)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
@@ -227,7 +250,7 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     if (from.stage === 'joins') {
       const buildTick = stageTick('joins', 0, 'build', opts.peers);
       for (let i = from.index; i < opts.peers; i++) {
-        if ((i & 0xfff) === 0 && !buildTick(i)) break;
+        if (i % joinTickEvery === 0 && !buildTick(i)) break;
         model.joinNext();
       }
     }
