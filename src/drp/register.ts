@@ -43,6 +43,7 @@ import {
   RegisterFlags,
   type RegisterReq,
   ResultCode,
+  regIdBytes,
   registerAck1KdfTranscript,
   registerAck1SignedBytes,
   registerAck2KdfTranscript,
@@ -1297,19 +1298,71 @@ function sameHop(a: Hop, b: Hop): boolean {
 
 // ---- small helpers
 
-const pointCache = new Map<string, Uint32Array>();
-const pointCacheEntriesMax = 4096;
+/**
+ * Sets of the process-wide regID → point cache, as a power of two (log2). A simulated network hosts every
+ * peer in one process, and PING adverts, REQs and RELAYs name every registration in it, so the cache is
+ * sized for 10,000+ users: 16,384 sets of 2 ways hold 32,768 points (about 1 MiB of keys plus the points).
+ */
+const pointCacheSetBits = 14;
+/** Ways per set of the regID → point cache (2-way set-associative, least recently used way evicted). */
+const pointCacheWays = 2;
+/** Entries the regID → point cache holds at most (its bound: sets × ways). */
+export const pointCacheEntriesMax = (1 << pointCacheSetBits) * pointCacheWays;
+/** Cached regIDs, `regIdBytes` per entry (private copies: a caller's buffer may change later). */
+const pointCacheKeys = new Uint8Array(pointCacheEntriesMax * regIdBytes);
+/** Cached points by entry (undefined: empty entry). Shared with callers, which only read them. */
+const pointCachePoints: (Uint32Array | undefined)[] = new Array(pointCacheEntriesMax).fill(undefined);
+/** Per set: the way used least recently (the one a miss replaces). */
+const pointCacheLru = new Uint8Array(1 << pointCacheSetBits);
 
-/** Point of a regID, memoised (requests carry the same regIDs many times). */
+/** The cache set of a regID of `regIdBytes` bytes: a multiplicative hash of its first 8 bytes. */
+export function pointCacheSetOf(regId: Uint8Array): number {
+  const w0 = regId[0]! | (regId[1]! << 8) | (regId[2]! << 16) | (regId[3]! << 24);
+  const w1 = regId[4]! | (regId[5]! << 8) | (regId[6]! << 16) | (regId[7]! << 24);
+  return Math.imul(w0 ^ Math.imul(w1, 0x85eb_ca6b), 0x9e37_79b1) >>> (32 - pointCacheSetBits);
+}
+
+/** Whether cache entry `entry` holds `regId` (which has `regIdBytes` bytes). */
+function pointCacheHolds(entry: number, regId: Uint8Array): boolean {
+  if (pointCachePoints[entry] === undefined) return false;
+  const keys = pointCacheKeys;
+  const o = entry * regIdBytes;
+  for (let i = 0; i < regIdBytes; i++) if (keys[o + i] !== regId[i]) return false;
+  return true;
+}
+
+/**
+ * Point of a regID (`pointOfRegId`), memoised: requests and PING adverts carry the same regIDs many times.
+ * The returned array is shared by every caller asking for that regID: read it, never write it. A regID
+ * of another length than `regIdBytes` is not cached.
+ */
 export function pointOfRegIdCached(regId: Uint8Array): Uint32Array {
-  const k = hex(regId);
-  let p = pointCache.get(k);
-  if (p === undefined) {
-    if (pointCache.size >= pointCacheEntriesMax) pointCache.clear();
-    p = pointOfRegId(regId);
-    pointCache.set(k, p);
+  if (regId.length !== regIdBytes) return pointOfRegId(regId);
+  const set = pointCacheSetOf(regId);
+  const e0 = set * pointCacheWays;
+  if (pointCacheHolds(e0, regId)) {
+    pointCacheLru[set] = 1;
+    return pointCachePoints[e0]!;
   }
+  const e1 = e0 + 1;
+  if (pointCacheHolds(e1, regId)) {
+    pointCacheLru[set] = 0;
+    return pointCachePoints[e1]!;
+  }
+  const way = pointCacheLru[set]!;
+  const entry = e0 + way;
+  const p = pointOfRegId(regId);
+  pointCacheKeys.set(regId, entry * regIdBytes);
+  pointCachePoints[entry] = p;
+  pointCacheLru[set] = 1 - way;
   return p;
+}
+
+/** Entries the regID → point cache holds now (at most `pointCacheEntriesMax`). */
+export function pointCacheEntryCount(): number {
+  let n = 0;
+  for (const p of pointCachePoints) if (p !== undefined) n++;
+  return n;
 }
 
 function squaredDistance(a: Uint32Array, b: Uint32Array): number {
