@@ -147,6 +147,16 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
   const endAtMs = start + measureFromMs + Math.round(opts.minutes * 60_000);
   let tempSerial = 0;
   let failuresSeen = 0;
+  // The count of failed measured INVITEs, kept incrementally: equal to counting
+  // `o.failure !== undefined && measured(o)` over every outcome. An outcome gets `failure` or
+  // `completedAtMs` at most once and never both (./invites.ts), and `measured(o)` of a failed one changes
+  // only when its callee's `offlineAt` is set (churn recounts that callee's failed INVITEs around it).
+  let outcomesSeen = 0;
+  /** Outcomes neither failed nor completed when last looked at. */
+  const open: InviteOutcome[] = [];
+  /** Failed outcomes by callee name. */
+  const failedByCallee = new Map<string, InviteOutcome[]>();
+  let failuresCounted = 0;
   let stopped = false;
   const config = opts.config ?? {};
 
@@ -210,7 +220,11 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
       const i = live[pick(live.length)]!;
       const t = temps[i]!;
       temps[i] = undefined;
+      // `measured` of a failed INVITE to `t` changes with its departure: keep the failure count in step.
+      const failedToT = failedByCallee.get(t.name);
+      if (failedToT !== undefined) for (const o of failedToT) if (measured(o)) failuresCounted--;
       offlineAt.set(t.name, world.now());
+      if (failedToT !== undefined) for (const o of failedToT) if (measured(o)) failuresCounted++;
       void t.stop();
     }
     world.schedule(opts.churnPeriodMs, churn);
@@ -219,19 +233,61 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
 
   // INVITEs: from a random user to a random other registered peer that is online now.
   const gapMs = 1000 / opts.invitesPerSec;
+  // Candidates, without building arrays: index i < users.length is users[i], past it temps[i − users.length]
+  // (the order of `[...users, ...live temps]`). Flags per index, reused: may call (a user with a usable
+  // link), may be called (online, with a usable link).
+  const mayCall = 1;
+  const mayBeCalled = 2;
+  let eligible = new Uint8Array(opts.users + opts.tempPeers);
+  const candidate = (i: number): TesterNode | undefined =>
+    i < users.length ? users[i] : temps[i - users.length];
+  /** Index of the k-th (from 0) candidate with `flag`, among the first `n`. */
+  const nth = (flag: number, k: number, n: number): number => {
+    for (let i = 0; i < n; i++) if ((eligible[i]! & flag) !== 0 && k-- === 0) return i;
+    throw new Error('tester 3: candidate index out of range');
+  };
+  const countFailures = (): number => {
+    const outcomes = campaign.outcomes;
+    while (outcomesSeen < outcomes.length) open.push(outcomes[outcomesSeen++]!);
+    let kept = 0;
+    for (const o of open) {
+      if (o.failure !== undefined) {
+        const list = failedByCallee.get(o.to);
+        if (list === undefined) failedByCallee.set(o.to, [o]);
+        else list.push(o);
+        if (measured(o)) failuresCounted++;
+      } else if (o.completedAtMs === undefined) open[kept++] = o;
+    }
+    open.length = kept;
+    return failuresCounted;
+  };
   const invite = (): void => {
     if (stopped || world.now() >= endAtMs) return;
-    const callees = [...users, ...temps.filter((t): t is TesterNode => t !== undefined)].filter(
-      (n) => !n.stopped && (n.peer?.usableLinkCount() ?? 0) > 0,
-    );
-    const callers = users.filter((u) => (u.peer?.usableLinkCount() ?? 0) > 0);
-    if (callers.length > 0 && callees.length > 1) {
-      const a = callers[pick(callers.length)]!;
-      let b = callees[pick(callees.length)]!;
-      if (b === a) b = callees[(callees.indexOf(b) + 1) % callees.length]!;
+    const n = users.length + temps.length;
+    if (eligible.length < n) eligible = new Uint8Array(n);
+    let callers = 0;
+    let callees = 0;
+    for (let i = 0; i < n; i++) {
+      const c = candidate(i);
+      let f = 0;
+      if (c !== undefined) {
+        const linked = (c.peer?.usableLinkCount() ?? 0) > 0;
+        if (linked && i < users.length) f |= mayCall;
+        if (linked && !c.stopped) f |= mayBeCalled;
+      }
+      eligible[i] = f;
+      if ((f & mayCall) !== 0) callers++;
+      if ((f & mayBeCalled) !== 0) callees++;
+    }
+    if (callers > 0 && callees > 1) {
+      const a = candidate(nth(mayCall, pick(callers), n))!;
+      const k = pick(callees);
+      let b = candidate(nth(mayBeCalled, k, n))!;
+      // As `callees[(callees.indexOf(b) + 1) % callees.length]`: candidates are distinct, so indexOf(b) is k.
+      if (b === a) b = candidate(nth(mayBeCalled, (k + 1) % callees, n))!;
       campaign.send(a, b);
     }
-    failuresSeen = campaign.outcomes.filter((o) => o.failure !== undefined && measured(o)).length;
+    failuresSeen = countFailures();
     if (failuresSeen >= opts.failuresMax) {
       stopped = true;
       world.vision.emit({
