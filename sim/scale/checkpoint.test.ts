@@ -98,7 +98,7 @@ describe('build checkpoints with re-registrations pending', () => {
   it('a build stopped with a full deficit queue resumes to the uninterrupted one', () => {
     // Minimum = soft maximum: every accept evicts, and peers wait in the deficit queue between joins.
     const opts = scaleOptionsDefault({
-      peers: 10_000,
+      peers: 6000,
       routes: 500,
       stretchSamples: 0,
       seed: 'deficit',
