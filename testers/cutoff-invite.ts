@@ -124,7 +124,7 @@ export function setupCutoffInvite(opts: CutoffInviteOptions): CutoffInviteRun {
   const gapMs = opts.backgroundInvitesPerSec > 0 ? Math.round(1000 / opts.backgroundInvitesPerSec) : 0;
   const background = (): void => {
     if (world.now() >= endMs - 30_000) return;
-    const ready = users.filter((u) => !cutOff.has(u.name) && (u.peer?.usableLinkCount() ?? 0) > 0);
+    const ready = users.filter((u) => !cutOff.has(u.name) && (u.peer?.hasUsableLink() ?? false));
     if (ready.length >= 2) {
       const a = ready[rng.int(ready.length)]!;
       let b = ready[rng.int(ready.length)]!;
@@ -139,7 +139,7 @@ export function setupCutoffInvite(opts: CutoffInviteOptions): CutoffInviteRun {
   // all its UDP, P2P and to the entry peers alike). Its neighbours still list it until their links die, so
   // INVITEs walk into its neighbourhood and stall there.
   world.schedule(cutAtMs, () => {
-    const candidates = users.filter((u) => (u.peer?.usableLinkCount() ?? 0) > 0);
+    const candidates = users.filter((u) => u.peer?.hasUsableLink() ?? false);
     if (candidates.length === 0) return;
     victim = candidates[rng.int(candidates.length)]!;
     const v = victim;

@@ -271,7 +271,7 @@ export function setupTester3(world: World, opts: Tester3Options): Tester3Run {
       const c = candidate(i);
       let f = 0;
       if (c !== undefined) {
-        const linked = (c.peer?.usableLinkCount() ?? 0) > 0;
+        const linked = c.peer?.hasUsableLink() ?? false;
         if (linked && i < users.length) f |= mayCall;
         if (linked && !c.stopped) f |= mayBeCalled;
       }

@@ -126,6 +126,12 @@ export class LocalPeer {
     return n;
   }
 
+  /** Whether any link is usable (`usableLinkCount() > 0`, stopping at the first). */
+  hasUsableLink(): boolean {
+    for (const l of this.neighbors.values()) if (l.usable) return true;
+    return false;
+  }
+
   usableLinks(): NeighborLink[] {
     const out: NeighborLink[] = [];
     for (const l of this.neighbors.values()) if (l.usable) out.push(l);
