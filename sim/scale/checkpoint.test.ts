@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { routingPolicyDefault } from '../../src/drp/policy.js';
 import { SeededRng } from '../kernel/rng.js';
 import {
@@ -21,6 +21,7 @@ import { joinParamsFor, ScaleNetwork } from './model.js';
 import { describePosition, runScale, type ScaleOptions, scaleOptionsDefault, stripTimings } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drp-checkpoint-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A run that stops (like Ctrl-C) at the first progress check of `phase` at or past `at`. */
 function runStoppingAt(opts: ScaleOptions, path: string, phase: string | null, at = 0, notes: string[] = []) {
