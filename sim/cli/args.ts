@@ -76,11 +76,9 @@ export class Progress {
   constructor(
     private readonly label: string,
     private readonly total: number,
-    private readonly enabled = true,
     private readonly intervalMs = 2000,
   ) {}
   update(done: number): void {
-    if (!this.enabled) return;
     if (this.first < 0) this.first = done;
     const now = Date.now();
     if (now - this.lastPrint < this.intervalMs && done < this.total) return;

@@ -108,13 +108,22 @@ interface Header {
   readonly arrays: readonly { readonly name: string; readonly bytes: number }[];
 }
 
-/** A checkpoint's header, read and checked (`inspectCheckpoint`). */
+/** A checkpoint's header, read and checked (`inspectCheckpoint`, `loadCheckpoint`). */
 export interface CheckpointInfo {
   readonly position: BuildPosition;
   readonly createdBy: CheckpointCreatedBy;
   readonly buildSeconds: number;
-  readonly joined: number;
+  /** Bytes after the header: the arrays and the digest. */
   readonly bytes: number;
+}
+
+function infoOf(header: Header, bytes: number): CheckpointInfo {
+  return {
+    position: header.position,
+    createdBy: createdByOf(header.createdBy),
+    buildSeconds: header.buildSeconds,
+    bytes,
+  };
 }
 
 /** `n` rounded up to a multiple of 8 (arithmetic, not bit operations: arrays pass 2^32 bytes). */
@@ -153,13 +162,11 @@ export function saveCheckpoint(
     fd = openSync(partial, 'w');
     const hash = createHash('sha256');
     let size = 0;
+    // Every piece is the small lead, a padding or one of `byteChunks`: one write call's worth.
     const put = (bytes: Uint8Array): void => {
-      for (let off = 0; off < bytes.length; off += checkpointChunkBytes) {
-        const chunk = bytes.subarray(off, Math.min(bytes.length, off + checkpointChunkBytes));
-        hash.update(chunk);
-        writeAll(fd!, chunk);
-        size += chunk.length;
-      }
+      hash.update(bytes);
+      writeAll(fd!, bytes);
+      size += bytes.length;
     };
     put(lead);
     const zeros = new Uint8Array(8);
@@ -213,13 +220,7 @@ export function inspectCheckpoint(path: string, key: BuildKey): CheckpointInfo |
   try {
     const { header, dataStart, size } = readHeader(fd, path);
     checkKey(path, header.build, key);
-    return {
-      position: header.position,
-      createdBy: createdByOf(header.createdBy),
-      buildSeconds: header.buildSeconds,
-      joined: header.state.joined,
-      bytes: size - dataStart,
-    };
+    return infoOf(header, size - dataStart);
   } finally {
     closeSync(fd);
   }
@@ -254,7 +255,6 @@ export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey)
     const hash = createHash('sha256');
     hash.update(lead);
     let pos = dataStart;
-    const total = size - dataStart;
     const pad = new Uint8Array(8);
     for (const a of arrays) {
       for (const chunk of byteChunks(a.array)) pos = readInto(fd, chunk, pos, hash, path);
@@ -267,13 +267,7 @@ export function loadCheckpoint(path: string, model: ScaleNetwork, key: BuildKey)
       throw damaged(path, 'its digest does not match its contents');
     const wrong = model.checkRestored();
     if (wrong !== null) throw damaged(path, wrong);
-    return {
-      position: header.position,
-      createdBy: createdByOf(header.createdBy),
-      buildSeconds: header.buildSeconds,
-      joined: header.state.joined,
-      bytes: total,
-    };
+    return infoOf(header, size - dataStart);
   } finally {
     closeSync(fd);
   }
@@ -326,9 +320,13 @@ function openCheckpoint(path: string): number {
     if (!statSync(path).isFile()) throw new Error('not a regular file');
     return openSync(path, 'r');
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new CheckpointError('unreadable', `cannot read the checkpoint ${path}: ${why}`);
+    throw unreadable(path, err);
   }
+}
+
+function unreadable(path: string, err: unknown): CheckpointError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new CheckpointError('unreadable', `cannot read the checkpoint ${path}: ${why}`);
 }
 
 function damaged(path: string, why: string): CheckpointError {
@@ -350,16 +348,15 @@ function readAt(
   try {
     return readSync(fd, bytes, off, length, position);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new CheckpointError('unreadable', `cannot read the checkpoint ${path}: ${why}`);
+    throw unreadable(path, err);
   }
 }
 
 function readInto(fd: number, bytes: Uint8Array, position: number, hash: Hash | null, path: string): number {
   let pos = position;
+  // A read may return fewer bytes than asked; `bytes` is at most one of `byteChunks`.
   for (let off = 0; off < bytes.length; ) {
-    const want = Math.min(checkpointChunkBytes, bytes.length - off);
-    const got = readAt(fd, bytes, off, want, pos, path);
+    const got = readAt(fd, bytes, off, bytes.length - off, pos, path);
     if (got === 0) throw damaged(path, 'it is cut short');
     hash?.update(bytes.subarray(off, off + got));
     off += got;

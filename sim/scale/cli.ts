@@ -164,26 +164,28 @@ export function tableJobsFitting(
 /** How often the main thread passes a pending Ctrl-C to the running worker. */
 export const interruptPollMs = 100;
 
+export interface RunWithProgressOptions {
+  /** Pain snapshots wanted at most (`RunHooks.snapshots`), collected into `into`. */
+  readonly snapshots?: { readonly max: number; readonly into: PainSnapshot[] };
+  /** Shared by runs made at once (one Ctrl-C stops them all); disposed by its owner. */
+  readonly interrupt?: Interrupt;
+  readonly checkpoint?: CheckpointOptions;
+}
+
 /**
  * Runs one configuration in a worker thread, with progress on stderr and Ctrl-C handling: the first
  * Ctrl-C stops the run at its next progress check (the result says `interrupted`).
  */
-export function runWithProgress(
-  opts: ScaleOptions,
-  quiet: boolean,
-  snapshots: PainSnapshot[] | null = null,
-  snapshotsMax = 0,
-  /** Shared by runs made at once (one Ctrl-C stops them all); disposed by its owner. */
-  sharedInterrupt?: Interrupt,
-  checkpoint?: CheckpointOptions,
-): Promise<ScaleResult> {
-  const onSnapshot = (s: PainSnapshot): void => void snapshots?.push(s);
+export function runWithProgress(opts: ScaleOptions, how: RunWithProgressOptions = {}): Promise<ScaleResult> {
+  const { checkpoint, interrupt: sharedInterrupt } = how;
+  const snapshotsMax = how.snapshots?.max ?? 0;
+  const onSnapshot = (s: PainSnapshot): void => void how.snapshots?.into.push(s);
   const note = (text: string): void => void process.stderr.write(`${text}\n`);
   const bars = new Map<string, Progress>();
   const progress = (phase: string, done: number, total: number): void => {
     let bar = bars.get(phase);
     if (bar === undefined) {
-      bar = new Progress(`${opts.topology} ${opts.peers.toLocaleString('en-US')} ${phase}`, total, !quiet);
+      bar = new Progress(`${opts.topology} ${opts.peers.toLocaleString('en-US')} ${phase}`, total);
       bars.set(phase, bar);
     }
     bar.update(done);
@@ -575,14 +577,10 @@ export function registerScaleCommand(program: Command): void {
       const checkpoint = checkpointFor(flags, opts);
       const snapshots: PainSnapshot[] = [];
       return settle(
-        runWithProgress(
-          opts,
-          false,
-          snapshots,
-          flags.trace === undefined ? 0 : flags.snapshots,
-          undefined,
-          checkpoint,
-        ).then((result) => {
+        runWithProgress(opts, {
+          ...(flags.trace !== undefined ? { snapshots: { max: flags.snapshots, into: snapshots } } : {}),
+          ...(checkpoint !== undefined ? { checkpoint } : {}),
+        }).then((result) => {
           if (
             interruptedExit(
               [result],
@@ -665,10 +663,7 @@ export function registerScaleCommand(program: Command): void {
               try {
                 slots[i] = await runWithProgress(
                   optionsFromFlags({ ...flags, peers: c.peers, topology: c.topology, churn: 0 }, seed),
-                  false,
-                  null,
-                  0,
-                  interrupt,
+                  { interrupt },
                 );
               } catch (err) {
                 // A failed run fails the table: the other lanes take no new run, and the runs in flight

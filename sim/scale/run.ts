@@ -175,101 +175,16 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
       if (progress !== undefined && !progress(phase, done, total)) interrupted = true;
       return !interrupted;
     };
-  let t0 = performance.now();
-  /** Build seconds of earlier sessions of a resumed build. */
-  let buildSecondsBefore = 0;
   let net: ScaleNetwork | ReturnType<typeof buildBaseline>;
   let joinParams: JoinParams | null = null;
+  let buildSeconds: number;
   if (opts.topology === '8d') {
     joinParams = joinParamsFor(opts.neighbors, opts.policy, opts.join);
-    const model = new ScaleNetwork(opts.peers, joinParams, new FastRng(root.fork('build')));
-    const ck = hooks.checkpoint;
-    const key = buildKeyOf(opts.peers, opts.seed, joinParams);
-    const note = hooks.note ?? (() => {});
-    let from: BuildPosition = { stage: 'joins', round: 0, index: 0 };
-    if (ck?.mustExist === true && !existsSync(ck.path)) {
-      throw new CheckpointError('unreadable', `the checkpoint ${ck.path} is gone since the run started`);
-    }
-    if (ck !== undefined && existsSync(ck.path)) {
-      note(`checkpoint: loading ${ck.path}`);
-      const info = loadCheckpoint(ck.path, model, key);
-      from = info.position;
-      buildSecondsBefore = info.buildSeconds;
-      note(
-        from.stage === 'built'
-          ? `checkpoint: the build is finished there (${info.buildSeconds.toFixed(0)} s of build); routing on it`
-          : `checkpoint: resuming at ${describePosition(from, model.count)} (${info.buildSeconds.toFixed(0)} s of build so far)`,
-      );
-      t0 = performance.now();
-    } else {
-      model.prepare(opts.peers);
-    }
-    let lastSave = performance.now();
-    /** The position the file holds (loaded or saved): saving it again would rewrite the same state. */
-    let inFile: BuildPosition | null = ck !== undefined && existsSync(ck.path) ? from : null;
-    const save = (at: BuildPosition): void => {
-      if (ck === undefined) return;
-      if (
-        inFile !== null &&
-        inFile.stage === at.stage &&
-        inFile.round === at.round &&
-        inFile.index === at.index
-      )
-        return;
-      note(`checkpoint: saving ${describePosition(at, model.count)} to ${ck.path}`);
-      const started = performance.now();
-      const seconds = buildSecondsBefore + (started - t0) / 1000;
-      try {
-        const bytes = saveCheckpoint(ck.path, model, key, at, seconds);
-        inFile = at;
-        note(
-          `checkpoint: saved ${ck.path} at ${describePosition(at, model.count)} ` +
-            `(${(bytes / 2 ** 20).toFixed(0)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
-        );
-      } catch (err) {
-        // A failed save does not stop the build; the previous checkpoint, if any, stays as it was.
-        if (!(err instanceof CheckpointError)) throw err;
-        note(`checkpoint: ${err.message}`);
-      }
-      lastSave = performance.now();
-    };
-    // A stage's progress check is also where the build may stop, so where it saves: the model is
-    // between two steps there, and the position names the next one.
-    const stageTick = (stage: BuildPosition['stage'], round: number, label: string, total: number) => {
-      const inner = tick(label, total);
-      return (done: number): boolean => {
-        const go = inner(done);
-        if (ck !== undefined && (!go || performance.now() - lastSave >= ck.everyMs))
-          save({ stage, round, index: done });
-        return go;
-      };
-    };
-    const order = ['joins', 'recycle', 'refine', 'built'];
-    const startOf = (stage: BuildPosition['stage'], round: number): number =>
-      from.stage === stage && from.round === round ? from.index : 0;
-    if (from.stage === 'joins') {
-      const buildTick = stageTick('joins', 0, 'build', opts.peers);
-      for (let i = from.index; i < opts.peers; i++) {
-        if (i % joinTickEvery === 0 && !buildTick(i)) break;
-        model.joinNext();
-      }
-    }
-    if (order.indexOf(from.stage) <= order.indexOf('recycle')) {
-      const first = from.stage === 'recycle' ? from.round : 0;
-      for (let r = first; r < joinParams.recycleRounds && !interrupted; r++) {
-        model.recycle(stageTick('recycle', r, `recycle ${r + 1}`, model.count), startOf('recycle', r));
-      }
-    }
-    if (order.indexOf(from.stage) <= order.indexOf('refine')) {
-      const first = from.stage === 'refine' ? from.round : 0;
-      for (let r = first; r < joinParams.refineRounds && !interrupted; r++) {
-        model.refine(stageTick('refine', r, `upkeep ${r + 1}`, model.count), startOf('refine', r));
-      }
-    }
-    if (ck !== undefined && !interrupted && from.stage !== 'built')
-      save({ stage: 'built', round: 0, index: 0 });
-    net = model;
+    const built = buildDrp(opts, joinParams, new FastRng(root.fork('build')), hooks, tick, () => interrupted);
+    net = built.model;
+    buildSeconds = built.seconds;
   } else {
+    const t0 = performance.now();
     net = buildBaseline(
       opts.topology,
       opts.peers,
@@ -277,8 +192,8 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
       new FastRng(root.fork('build')),
       tick('build', opts.peers),
     );
+    buildSeconds = (performance.now() - t0) / 1000;
   }
-  const buildSeconds = buildSecondsBefore + (performance.now() - t0) / 1000;
   const builtDegree = net.meanDegree();
   const t1 = performance.now();
   const policy = net instanceof ScaleNetwork ? opts.policy : net.routingPolicy;
@@ -410,6 +325,115 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     rssBytes: process.memoryUsage().rss,
     interrupted,
   };
+}
+
+/**
+ * The 8d build: prepare and join every peer, then the recycling and upkeep rounds — or, with a checkpoint
+ * file present, the rest of the build it holds. Saves at the progress checks (`CheckpointOptions`).
+ * Returns the network and the build's wall seconds over all its sessions.
+ */
+function buildDrp(
+  opts: ScaleOptions,
+  params: JoinParams,
+  rng: FastRng,
+  hooks: RunHooks,
+  tick: (phase: string, total: number) => Tick,
+  stopped: () => boolean,
+): { model: ScaleNetwork; seconds: number } {
+  const model = new ScaleNetwork(opts.peers, params, rng);
+  const ck = hooks.checkpoint;
+  const key = buildKeyOf(opts.peers, opts.seed, params);
+  const note = hooks.note ?? (() => {});
+  let from: BuildPosition = { stage: 'joins', round: 0, index: 0 };
+  let secondsBefore = 0;
+  /** The position the file holds (loaded or saved): saving it again would rewrite the same state. */
+  let inFile: BuildPosition | null = null;
+  // The build's clock starts before `prepare` (part of a fresh build) or after a load (not part of it).
+  let t0 = performance.now();
+  // A file seen when the run was checked must still be there: loading it says so if it is not.
+  if (ck !== undefined && (ck.mustExist === true || existsSync(ck.path))) {
+    note(`checkpoint: loading ${ck.path}`);
+    const info = loadCheckpoint(ck.path, model, key);
+    from = info.position;
+    inFile = from;
+    secondsBefore = info.buildSeconds;
+    note(
+      from.stage === 'built'
+        ? `checkpoint: the build is finished there (${secondsBefore.toFixed(0)} s of build); routing on it`
+        : `checkpoint: resuming at ${describePosition(from, model.count)} (${secondsBefore.toFixed(0)} s of build so far)`,
+    );
+    t0 = performance.now();
+  } else {
+    model.prepare(opts.peers);
+  }
+  const seconds = (): number => secondsBefore + (performance.now() - t0) / 1000;
+  let lastSave = performance.now();
+  const save = (at: BuildPosition): void => {
+    if (ck === undefined || (inFile !== null && samePosition(inFile, at))) return;
+    note(`checkpoint: saving ${describePosition(at, model.count)} to ${ck.path}`);
+    const started = performance.now();
+    try {
+      const bytes = saveCheckpoint(ck.path, model, key, at, seconds());
+      inFile = at;
+      note(
+        `checkpoint: saved ${ck.path} at ${describePosition(at, model.count)} ` +
+          `(${(bytes / 2 ** 20).toFixed(0)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      );
+    } catch (err) {
+      // A failed save does not stop the build; the previous checkpoint, if any, stays as it was.
+      if (!(err instanceof CheckpointError)) throw err;
+      note(`checkpoint: ${err.message}`);
+    }
+    lastSave = performance.now();
+  };
+  // A stage's progress check is also where the build may stop, so where it saves: the model is
+  // between two steps there, and the position names the next one.
+  const stageTick = (stage: BuildPosition['stage'], round: number, label: string, total: number) => {
+    const inner = tick(label, total);
+    return (done: number): boolean => {
+      const go = inner(done);
+      if (ck !== undefined && (!go || performance.now() - lastSave >= ck.everyMs))
+        save({ stage, round, index: done });
+      return go;
+    };
+  };
+  if (from.stage === 'joins') {
+    const buildTick = stageTick('joins', 0, 'build', opts.peers);
+    for (let i = from.index; i < opts.peers; i++) {
+      if (i % joinTickEvery === 0 && !buildTick(i)) break;
+      model.joinNext();
+    }
+  }
+  const upkeep = [
+    {
+      stage: 'recycle',
+      rounds: params.recycleRounds,
+      label: 'recycle',
+      run: (t: Tick, start: number) => model.recycle(t, start),
+    },
+    {
+      stage: 'refine',
+      rounds: params.refineRounds,
+      label: 'upkeep',
+      run: (t: Tick, start: number) => model.refine(t, start),
+    },
+  ] as const;
+  const stages: readonly BuildPosition['stage'][] = ['joins', 'recycle', 'refine', 'built'];
+  for (const u of upkeep) {
+    if (stages.indexOf(from.stage) > stages.indexOf(u.stage)) continue;
+    for (let r = from.stage === u.stage ? from.round : 0; r < u.rounds && !stopped(); r++) {
+      const start = from.stage === u.stage && from.round === r ? from.index : 0;
+      u.run(stageTick(u.stage, r, `${u.label} ${r + 1}`, model.count), start);
+    }
+  }
+  if (!stopped()) save({ stage: 'built', round: 0, index: 0 });
+  return { model, seconds: seconds() };
+}
+
+type Tick = (done: number) => boolean;
+
+function samePosition(a: BuildPosition, b: BuildPosition): boolean {
+  return a.stage === b.stage && a.round === b.round && a.index === b.index;
 }
 
 /** A build position in words, e.g. "joins 4,096 of 10,000". */
