@@ -41,6 +41,7 @@ export const plainGreedy: RoutingPolicy = {
   backtrack: false,
   lookAheadHopCost: 0,
   spareAwareEviction: false,
+  occlusionWeight: 0,
 };
 
 /** NN-descent stops when fewer than this share of entries changed in a round. */

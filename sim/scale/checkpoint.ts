@@ -83,6 +83,7 @@ export function buildKeyOf(peers: number, seed: string, params: JoinParams): Bui
   const join: Record<string, number | boolean | string> = {
     sectorBonus: policy.sectorBonus,
     spareAwareEviction: policy.spareAwareEviction,
+    occlusionWeight: policy.occlusionWeight,
   };
   for (const [k, v] of Object.entries(rest) as [string, number | boolean][]) {
     // JSON has no Infinity (the default spare-eviction margin).

@@ -76,6 +76,7 @@ interface RunFlags {
   backtrack: boolean;
   sectorBonus?: number;
   lookAheadHopCost?: number;
+  occlusionWeight?: number;
   inviteSearch: 'model' | 'engine';
   refineRounds?: number;
   recycleRounds?: number;
@@ -135,6 +136,7 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
       spareAwareEviction: flags.spareEviction,
       ...(flags.sectorBonus !== undefined ? { sectorBonus: flags.sectorBonus } : {}),
       ...(flags.lookAheadHopCost !== undefined ? { lookAheadHopCost: flags.lookAheadHopCost } : {}),
+      ...(flags.occlusionWeight !== undefined ? { occlusionWeight: flags.occlusionWeight } : {}),
     },
     join: { ...join, ...joinFlags },
     ...(flags.inviteSearch === 'engine' ? { inviteSearch: 'engine' as const } : {}),
@@ -305,6 +307,7 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.longLinks !== undefined) parts.push(`--long-links ${flags.longLinks}`);
   if (flags.sectorBonus !== undefined) parts.push(`--sector-bonus ${flags.sectorBonus}`);
   if (flags.lookAheadHopCost !== undefined) parts.push(`--look-ahead-hop-cost ${flags.lookAheadHopCost}`);
+  if (flags.occlusionWeight !== undefined) parts.push(`--occlusion-weight ${flags.occlusionWeight}`);
   if (flags.inviteSearch === 'engine') parts.push('--invite-search engine');
   if (flags.refineRounds !== undefined) parts.push(`--refine-rounds ${flags.refineRounds}`);
   if (flags.recycleRounds !== undefined) parts.push(`--recycle-rounds ${flags.recycleRounds}`);
@@ -469,6 +472,12 @@ function addRunOptions(cmd: Command): Command {
       new Option('--sector-bonus <x>', 'link-value bonus per filled sector (research)').argParser(
         decimalOption('--sector-bonus', 0, 1),
       ),
+    )
+    .addOption(
+      new Option(
+        '--occlusion-weight <x>',
+        "eviction weight of a link's distance to the nearest other neighbour; 0 drops the farthest link (research)",
+      ).argParser(decimalOption('--occlusion-weight', 0, 4)),
     )
     .addOption(
       new Option(

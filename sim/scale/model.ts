@@ -406,6 +406,7 @@ export class ScaleNetwork implements PeerView {
         this,
         self,
         this.params.policy.sectorBonus,
+        this.params.policy.occlusionWeight,
         this.sectorScratch,
         this.slotSector,
         this.params.policy.spareAwareEviction ? this.params.minNeighbors : 0,
@@ -688,7 +689,14 @@ export class ScaleNetwork implements PeerView {
         }
       }
       if (best < 0 || !this.isAlive(best) || this.degree[best]! > this.params.softMax) continue;
-      const victim = evictionVictim(this, p, bonus, this.sectorScratch, this.slotSector);
+      const victim = evictionVictim(
+        this,
+        p,
+        bonus,
+        this.params.policy.occlusionWeight,
+        this.sectorScratch,
+        this.slotSector,
+      );
       if (victim < 0) continue;
       const worst = this.slots[base + victim]! & slotPeerMask;
       const worstValue = -Math.sqrt(peerDistanceSquared(coords, p, worst));
@@ -714,7 +722,15 @@ export class ScaleNetwork implements PeerView {
       if (onProgress !== undefined && i % upkeepTickEvery === 0 && !onProgress(i)) return;
       const p = this.joinOrder[i]!;
       if (!this.isAlive(p) || this.degree[p]! < this.params.minNeighbors) continue;
-      const j = evictionVictim(this, p, bonus, this.sectorScratch, this.slotSector, 0);
+      const j = evictionVictim(
+        this,
+        p,
+        bonus,
+        this.params.policy.occlusionWeight,
+        this.sectorScratch,
+        this.slotSector,
+        0,
+      );
       if (j < 0) continue;
       const worst = this.slots[p * this.slotStride + j]! & slotPeerMask;
       this.unlink(p, worst);

@@ -11,6 +11,7 @@ import {
   inviteNextHop,
   longLinkFlag,
   type PeerView,
+  peerDistanceSquared,
   prospectiveValue,
   registerAcceptHere,
   registerNoRoute,
@@ -244,19 +245,117 @@ describe('registerStepVisited', () => {
 describe('evictionVictim', () => {
   it('drops the farthest local link, never a long link', () => {
     const v = viewOf([at(0), at(1), at(2), at(9)], [[1, 2, 3 | longLinkFlag], [0], [0], [0]]);
-    expect(evictionVictim(v, 0, 0, new Uint8Array(9), new Uint8Array(16))).toBe(1);
+    expect(evictionVictim(v, 0, 0, 0, new Uint8Array(9), new Uint8Array(16))).toBe(1);
   });
 
   it('keeps the only link of a sector when the bonus covers the distance gap', () => {
     // Links 1 and 2 share a sector; 3 is alone in the opposite one and slightly farther.
     const v = viewOf([at(0), at(1), at(1.1), at(-1.2)], [[1, 2, 3], [0], [0], [0]]);
-    expect(evictionVictim(v, 0, 0, new Uint8Array(9), new Uint8Array(16))).toBe(2);
-    expect(evictionVictim(v, 0, 0.03, new Uint8Array(9), new Uint8Array(16))).toBe(1);
+    expect(evictionVictim(v, 0, 0, 0, new Uint8Array(9), new Uint8Array(16))).toBe(2);
+    expect(evictionVictim(v, 0, 0.03, 0, new Uint8Array(9), new Uint8Array(16))).toBe(1);
+  });
+});
+
+/**
+ * `evictionVictim` as its definition reads: every local link's value −d + bonus (alone in its sector)
+ * + w · (distance from its far end to the nearest other neighbour), spare neighbours first, the lowest
+ * value, ties to the lower slot.
+ */
+function evictionVictimReference(
+  view: PeerView,
+  self: number,
+  bonus: number,
+  weight: number,
+  spareAboveDegree: number,
+): number {
+  const base = self * view.slotStride;
+  const deg = view.degree[self]!;
+  const peerAt = (j: number): number => view.slots[base + j]! & slotPeerMask;
+  const sectors = Array.from({ length: deg }, (_, j) =>
+    sectorTowardsFast(view.coords, self * dimensions, view.coords, peerAt(j) * dimensions),
+  );
+  let worst = -1;
+  let worstKey: [number, number] = [2, 0];
+  for (let j = 0; j < deg; j++) {
+    if (view.slots[base + j]! >= longLinkFlag) continue;
+    const n = peerAt(j);
+    let v = -Math.sqrt(peerDistanceSquared(view.coords, self, n));
+    if (sectors.filter((s) => s === sectors[j]).length === 1) v += bonus;
+    if (weight !== 0 && deg > 1) {
+      let nearest = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < deg; k++)
+        if (k !== j) nearest = Math.min(nearest, peerDistanceSquared(view.coords, n, peerAt(k)));
+      v += weight * Math.sqrt(nearest);
+    }
+    const spare = spareAboveDegree > 0 && view.degree[n]! > spareAboveDegree ? 0 : 1;
+    if (spare < worstKey[0] || (spare === worstKey[0] && v < worstKey[1])) {
+      worst = j;
+      worstKey = [spare, v];
+    }
+  }
+  return worst;
+}
+
+describe('evictionVictim with occlusion', () => {
+  it('drops the link whose far end another neighbour is nearest to, not the farthest', () => {
+    // 1 and 2 lie close together on one side; 3 is alone on the other and the farthest.
+    const v = viewOf([at(0), at(1), at(1.1), at(-1.3)], [[1, 2, 3], [0], [0], [0]]);
+    const scratch = (): [Uint8Array, Uint8Array] => [new Uint8Array(9), new Uint8Array(16)];
+    expect(evictionVictim(v, 0, 0, 0, ...scratch())).toBe(2);
+    // Values at weight 1: 1 → −1 + 0.1, 2 → −1.1 + 0.1, 3 → −1.3 + 2.3 (in units of 2^24).
+    expect(evictionVictim(v, 0, 0, 1, ...scratch())).toBe(1);
+    // At weight 0.2 the occlusion does not yet outweigh 3's extra length: 3 → −1.3 + 0.46 = −0.84,
+    // 2 → −1.1 + 0.02 = −1.08: 2 goes.
+    expect(evictionVictim(v, 0, 0, 0.2, ...scratch())).toBe(1);
+  });
+
+  it('keeps a long link even when it is the most occluded one', () => {
+    const v = viewOf([at(0), at(1), at(1.1 /* long */), at(-1.3)], [[1, 2 | longLinkFlag, 3], [0], [0], [0]]);
+    expect(evictionVictim(v, 0, 0, 1, new Uint8Array(9), new Uint8Array(16))).toBe(0);
+  });
+
+  it('decides as its definition on built networks (weights, bonuses, spare-aware or not)', () => {
+    const rng = new SeededRng('occlusion-eviction');
+    const net = new ScaleNetwork(
+      1200,
+      joinParamsFor(13, routingPolicyDefault),
+      new FastRng(rng.fork('build')),
+    );
+    net.prepare(1200);
+    for (let i = 0; i < 1200; i++) net.joinNext();
+    const pick = new FastRng(rng.fork('pick'));
+    let differsFromFarthest = 0;
+    for (let trial = 0; trial < 400; trial++) {
+      const self = pick.int(net.count);
+      // Some peers get a long link so that the exemption is exercised.
+      if (trial % 5 === 0) {
+        const j = pick.int(net.degree[self]!);
+        net.slots[self * net.slotStride + j] = net.slots[self * net.slotStride + j]! | longLinkFlag;
+      }
+      for (const bonus of [0, 0.03])
+        for (const weight of [0, 0.5, 1, 2])
+          for (const spare of [0, 13]) {
+            const got = evictionVictim(
+              net,
+              self,
+              bonus,
+              weight,
+              new Uint8Array(9),
+              new Uint8Array(16),
+              spare,
+            );
+            expect(got).toBe(evictionVictimReference(net, self, bonus, weight, spare));
+            if (weight === 1 && bonus === 0 && spare === 0)
+              differsFromFarthest += got === evictionVictimReference(net, self, 0, 0, 0) ? 0 : 1;
+          }
+    }
+    // The weight changes the choice at most peers (else this test would not tell the two apart).
+    expect(differsFromFarthest).toBeGreaterThan(100);
   });
 });
 
 describe('engine and model decide alike', () => {
-  it('choose the same next hop on random inputs (model view vs the engine LocalView of one peer)', () => {
+  it('choose the same next hop and eviction on random inputs (model view vs the engine LocalView of one peer)', () => {
     const rng = new SeededRng('policy-equivalence');
     const net = new ScaleNetwork(
       1500,
@@ -290,6 +389,12 @@ describe('engine and model decide alike', () => {
       }
       const local = new LocalView(slotStrideMax);
       local.rebuild(pointOf(self), net.busy[self]!, links as NeighborLink[], 1);
+      // Eviction: the same slot, with the neighbours' degrees known from their adverts.
+      const weight = routingPolicyDefault.occlusionWeight;
+      for (const spare of [0, 13])
+        expect(evictionVictim(local, 0, 0.03, weight, new Uint8Array(9), new Uint8Array(16), spare)).toBe(
+          evictionVictim(net, self, 0.03, weight, new Uint8Array(9), new Uint8Array(16), spare),
+        );
       const tp = pointOf(target);
       for (const lookAhead of [false, true]) {
         const g = inviteNextHop(

@@ -58,6 +58,13 @@ export interface RoutingPolicy {
   readonly lookAheadHopCost: number;
   /** Eviction prefers neighbours that stay at or above the minimum after losing the link. */
   readonly spareAwareEviction: boolean;
+  /**
+   * Weight w of a link's spread in its eviction value: −d(self, n) + w · min over the other neighbours m
+   * of d(m, n) (+ the sector bonus). At 0 eviction drops the farthest link; at 1 the most occluded one —
+   * the link whose far end another neighbour lies nearest to, relative to the link's length, i.e. the
+   * link a route could replace by a short detour through another neighbour (`evictionVictim`).
+   */
+  readonly occlusionWeight: number;
 }
 
 /**
@@ -81,6 +88,7 @@ export const routingPolicyDefault: RoutingPolicy = {
   backtrack: true,
   lookAheadHopCost: 0,
   spareAwareEviction: true,
+  occlusionWeight: 1.25,
 };
 
 const scale = 1 / 0x1_0000_0000;
@@ -843,7 +851,9 @@ function inviteNextHopCosted(
 /**
  * Slot index (0..degree−1) of the link `self` drops when above its soft maximum: the lowest
  * existing-link value, −distance plus the bonus when the link is the only one in its sector at
- * `self`. Long links are exempt. With `spareAboveDegree` > 0, neighbours whose degree exceeds it are
+ * `self`, plus `occlusionWeight` × the distance from the neighbour to the nearest other neighbour
+ * (`RoutingPolicy.occlusionWeight`; ties to the lower slot). Long links are exempt (as victims; their
+ * far ends still count as other neighbours). With `spareAboveDegree` > 0, neighbours whose degree exceeds it are
  * preferred as victims (no re-registration cascade); with a finite `spareMargin` (a research variant)
  * they are preferred only by that much link value. Returns −1 when every link is long. `sectorScratch`
  * holds 9 counts and `slotSector` one sector per slot (both scratch, overwritten).
@@ -852,6 +862,7 @@ export function evictionVictim(
   view: PeerView,
   self: number,
   bonus: number,
+  occlusionWeight: number,
   sectorScratch: Uint8Array,
   slotSector: Uint8Array,
   spareAboveDegree = 0,
@@ -910,6 +921,9 @@ export function evictionVictim(
     sum += e * e;
     linkDistance[j] = Math.sqrt(sum);
   }
+  // A lone link has no other neighbour to be occluded by: its value is its distance alone.
+  const occlusion = deg > 1 ? occlusionWeight : 0;
+  if (occlusion !== 0) nearestOtherNeighbour(view, base, deg);
   let worst = -1;
   let worstValue = Number.POSITIVE_INFINITY;
   let worstSpare = false;
@@ -918,6 +932,7 @@ export function evictionVictim(
     if (slot >= longLinkFlag) continue;
     const n = slot & slotPeerMask;
     let v = -linkDistance[j]!;
+    if (occlusion !== 0) v += occlusion * spreadScratch[j]!;
     if (sectorScratch[slotSector[j]!] === 1) v += bonus;
     // With `spareAboveDegree`, a neighbour that can lose a link without falling below it (its advertised
     // degree is higher) is dropped before any neighbour that cannot, which would have to register again.
@@ -935,6 +950,38 @@ export function evictionVictim(
     }
   }
   return worst;
+}
+
+const neighbourPointScratch = new Uint32Array(slotStrideMax * dimensions);
+const spreadSquaredScratch = new Float64Array(slotStrideMax);
+/** Per slot of the last `nearestOtherNeighbour` call: distance to the nearest other neighbour. */
+const spreadScratch = new Float64Array(slotStrideMax);
+
+/**
+ * For each of the `deg` neighbours in the slot row at `base`: the distance to the nearest other
+ * neighbour, into `spreadScratch` (`deg` ≥ 2). Each pair's squared distance is taken once (it is symmetric: the same
+ * squared differences) from a packed copy of the neighbours' points.
+ */
+function nearestOtherNeighbour(view: PeerView, base: number, deg: number): void {
+  const coords = view.coords;
+  const pts = neighbourPointScratch;
+  const best = spreadSquaredScratch;
+  for (let j = 0; j < deg; j++) {
+    const o = (view.slots[base + j]! & slotPeerMask) * dimensions;
+    const q = j * dimensions;
+    for (let i = 0; i < dimensions; i++) pts[q + i] = coords[o + i]!;
+    best[j] = Number.POSITIVE_INFINITY;
+  }
+  for (let j = 0; j < deg; j++) {
+    let bj = best[j]!;
+    for (let k = j + 1; k < deg; k++) {
+      const sq = distanceSquaredToPoint(pts, j, pts, k * dimensions);
+      if (sq < bj) bj = sq;
+      if (sq < best[k]!) best[k] = sq;
+    }
+    best[j] = bj;
+  }
+  for (let j = 0; j < deg; j++) spreadScratch[j] = Math.sqrt(best[j]!);
 }
 
 /** Busy-sector mask of `self` from its current neighbours. */

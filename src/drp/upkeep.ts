@@ -183,6 +183,7 @@ export class Upkeep {
         view,
         0,
         routingPolicyDefault.sectorBonus,
+        routingPolicyDefault.occlusionWeight,
         this.sectorScratch,
         this.slotSector,
         routingPolicyDefault.spareAwareEviction ? this.e.config.neighborsMin : 0,
