@@ -27,6 +27,7 @@ import {
   slotStrideFor,
 } from './model.js';
 import { EngineSearchRouter, type PeerRouter, Router, type RouteStats, sampleRoutes } from './routes.js';
+import { type GraphShape, graphShape } from './shape.js';
 import { modelSnapshot, modelSnapshotDefaults, traceRoute } from './snapshot.js';
 
 export const topologies = ['8d', 'knn', 'can', 'kademlia', 'chord'] as const;
@@ -98,6 +99,8 @@ export interface ScaleResult {
   hopsMax: number;
   deadEnds: number;
   stretchMean: number;
+  /** The built 8d graph's shape, sampled (`shape.ts`); null for the baselines. */
+  graph: GraphShape | null;
   policy: RoutingPolicy;
   join: Record<string, number | boolean> | null;
   joinCounters: Record<string, number> | null;
@@ -195,6 +198,10 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     buildSeconds = (performance.now() - t0) / 1000;
   }
   const builtDegree = net.meanDegree();
+  const shape =
+    net instanceof ScaleNetwork && !interrupted
+      ? graphShape(net, net.count, new FastRng(root.fork('graph-shape')))
+      : null;
   const t1 = performance.now();
   const policy = net instanceof ScaleNetwork ? opts.policy : net.routingPolicy;
   const router =
@@ -314,6 +321,15 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
     hopsMax: routing.hopsMax,
     deadEnds: routing.deadEnds,
     stretchMean: round(routing.stretchMean, 4),
+    graph:
+      shape === null
+        ? null
+        : {
+            samples: shape.samples,
+            linkLengthMean: round(shape.linkLengthMean, 4),
+            twoHopReachMean: round(shape.twoHopReachMean, 2),
+            clustering: round(shape.clustering, 4),
+          },
     policy,
     join: joinParams === null ? null : joinSummary(joinParams),
     joinCounters: net instanceof ScaleNetwork ? { ...net.counters } : null,
