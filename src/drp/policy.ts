@@ -974,8 +974,36 @@ function nearestOtherNeighbour(view: PeerView, base: number, deg: number): void 
   }
   for (let j = 0; j < deg; j++) {
     let bj = best[j]!;
+    const oj = j * dimensions;
+    const a0 = pts[oj]!;
+    const a1 = pts[oj + 1]!;
+    const a2 = pts[oj + 2]!;
+    const a3 = pts[oj + 3]!;
+    const a4 = pts[oj + 4]!;
+    const a5 = pts[oj + 5]!;
+    const a6 = pts[oj + 6]!;
+    const a7 = pts[oj + 7]!;
     for (let k = j + 1; k < deg; k++) {
-      const sq = distanceSquaredToPoint(pts, j, pts, k * dimensions);
+      // `distanceSquaredToPoint`'s operations in its order, with j's point held in locals (10–25 % faster
+      // than the call in a micro-benchmark; partial-sum pruning was slower: a pair is skipped only when
+      // it beats neither minimum, and early rows have none yet).
+      const ok = k * dimensions;
+      let d = ((pts[ok]! - a0) | 0) * scale;
+      let sq = d * d;
+      d = ((pts[ok + 1]! - a1) | 0) * scale;
+      sq += d * d;
+      d = ((pts[ok + 2]! - a2) | 0) * scale;
+      sq += d * d;
+      d = ((pts[ok + 3]! - a3) | 0) * scale;
+      sq += d * d;
+      d = ((pts[ok + 4]! - a4) | 0) * scale;
+      sq += d * d;
+      d = ((pts[ok + 5]! - a5) | 0) * scale;
+      sq += d * d;
+      d = ((pts[ok + 6]! - a6) | 0) * scale;
+      sq += d * d;
+      d = ((pts[ok + 7]! - a7) | 0) * scale;
+      sq += d * d;
       if (sq < bj) bj = sq;
       if (sq < best[k]!) best[k] = sq;
     }
