@@ -110,7 +110,7 @@ describe('build checkpoints with re-registrations pending', () => {
     expect(headerOf(path).state.deficitLength).toBeGreaterThan(0);
     const resumed = runStoppingAt(opts, path, null);
     expect(JSON.stringify(stripTimings(resumed))).toBe(JSON.stringify(stripTimings(runScale(opts))));
-  });
+  }, 180_000);
 });
 
 describe('build checkpoints', () => {
@@ -151,7 +151,8 @@ describe('build checkpoints', () => {
     expect(notes.at(-1)).toMatch(/the build is finished there/);
     expect(JSON.stringify(stripTimings(again))).toBe(whole);
     expect(again.buildSeconds).toBeGreaterThan(0);
-  });
+    // Six builds of 70,000 peers: ~30 s on a quiet machine, more beside other simulations.
+  }, 180_000);
 
   it('refuses a checkpoint of another build, naming what differs', () => {
     expect(existsSync(path)).toBe(true);
@@ -188,6 +189,23 @@ describe('build checkpoints', () => {
   const headerEnd = (b: Buffer): number =>
     checkpointMagic.length + 4 + b.readUInt32LE(checkpointMagic.length);
   const dataStart = (b: Buffer): number => (headerEnd(b) + 7) & ~7;
+
+  it('reads a file without occlusionWeight (written before it) as farthest-link eviction', () => {
+    const setting = Buffer.from('"occlusionWeight":1.25,');
+    const older = resealed('older.ckpt', (b) => {
+      const at = b.indexOf(setting);
+      expect(at).toBeGreaterThan(0);
+      expect(at).toBeLessThan(headerEnd(b));
+      b.fill(0x20, at, at + setting.length); // JSON whitespace: same length, the setting gone
+    });
+    const farthest = buildKeyOf(
+      opts.peers,
+      opts.seed,
+      joinParamsFor(opts.neighbors, { ...opts.policy, occlusionWeight: 0 }, opts.join),
+    );
+    expect(inspectCheckpoint(older, farthest)?.position.stage).toBe('built');
+    expectFault(() => inspectCheckpoint(older, key), 'other-build', /occlusionWeight 0 there, 1\.25 here/);
+  });
 
   it('refuses damaged files with a typed reason', () => {
     const cases: [string, (b: Buffer) => Buffer, CheckpointFault, RegExp][] = [

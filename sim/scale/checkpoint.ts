@@ -456,8 +456,18 @@ function headerProblem(h: unknown): string | null {
   return null;
 }
 
+/**
+ * Join settings added to the build key after checkpoints were first written, with the value that gives
+ * the build those files hold: a file without the setting was written by a build that had it at this value.
+ */
+const buildKeyJoinDefaultsBefore: Readonly<Record<string, number | boolean | string>> = {
+  // Farthest-link eviction, before occlusion-aware eviction (`RoutingPolicy.occlusionWeight`).
+  occlusionWeight: 0,
+};
+
 function checkKey(path: string, saved: BuildKey, wanted: BuildKey): void {
   const diffs: string[] = [];
+  const savedJoin = { ...buildKeyJoinDefaultsBefore, ...saved.join };
   const field = (name: string, a: unknown, b: unknown): void => {
     if (JSON.stringify(a) !== JSON.stringify(b))
       diffs.push(`${name} ${JSON.stringify(a)} there, ${JSON.stringify(b)} here`);
@@ -465,8 +475,8 @@ function checkKey(path: string, saved: BuildKey, wanted: BuildKey): void {
   field('peers', saved.peers, wanted.peers);
   field('neighbors', saved.neighbors, wanted.neighbors);
   field('seed', saved.seed, wanted.seed);
-  const names = new Set([...Object.keys(saved.join), ...Object.keys(wanted.join)]);
-  for (const k of [...names].sort()) field(k, saved.join[k], wanted.join[k]);
+  const names = new Set([...Object.keys(savedJoin), ...Object.keys(wanted.join)]);
+  for (const k of [...names].sort()) field(k, savedJoin[k], wanted.join[k]);
   if (diffs.length > 0) {
     throw new CheckpointError(
       'other-build',

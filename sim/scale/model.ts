@@ -689,14 +689,9 @@ export class ScaleNetwork implements PeerView {
         }
       }
       if (best < 0 || !this.isAlive(best) || this.degree[best]! > this.params.softMax) continue;
-      const victim = evictionVictim(
-        this,
-        p,
-        bonus,
-        this.params.policy.occlusionWeight,
-        this.sectorScratch,
-        this.slotSector,
-      );
+      // The victim by distance alone (weight 0): the trade below compares distances, and an
+      // occlusion-aware victim's value is not comparable with a prospective link's.
+      const victim = evictionVictim(this, p, bonus, 0, this.sectorScratch, this.slotSector);
       if (victim < 0) continue;
       const worst = this.slots[base + victim]! & slotPeerMask;
       const worstValue = -Math.sqrt(peerDistanceSquared(coords, p, worst));

@@ -267,6 +267,7 @@ function evictionVictimReference(
   bonus: number,
   weight: number,
   spareAboveDegree: number,
+  spareMargin = Number.POSITIVE_INFINITY,
 ): number {
   const base = self * view.slotStride;
   const deg = view.degree[self]!;
@@ -287,7 +288,12 @@ function evictionVictimReference(
         if (k !== j) nearest = Math.min(nearest, peerDistanceSquared(view.coords, n, peerAt(k)));
       v += weight * Math.sqrt(nearest);
     }
-    const spare = spareAboveDegree > 0 && view.degree[n]! > spareAboveDegree ? 0 : 1;
+    let spare = spareAboveDegree > 0 && view.degree[n]! > spareAboveDegree ? 0 : 1;
+    if (Number.isFinite(spareMargin)) {
+      // A finite margin: spare neighbours are preferred by that much value only.
+      if (spare === 0) v -= spareMargin;
+      spare = 0;
+    }
     if (spare < worstKey[0] || (spare === worstKey[0] && v < worstKey[1])) {
       worst = j;
       worstKey = [spare, v];
@@ -304,9 +310,16 @@ describe('evictionVictim with occlusion', () => {
     expect(evictionVictim(v, 0, 0, 0, ...scratch())).toBe(2);
     // Values at weight 1: 1 → −1 + 0.1, 2 → −1.1 + 0.1, 3 → −1.3 + 2.3 (in units of 2^24).
     expect(evictionVictim(v, 0, 0, 1, ...scratch())).toBe(1);
-    // At weight 0.2 the occlusion does not yet outweigh 3's extra length: 3 → −1.3 + 0.46 = −0.84,
-    // 2 → −1.1 + 0.02 = −1.08: 2 goes.
-    expect(evictionVictim(v, 0, 0, 0.2, ...scratch())).toBe(1);
+    // At weight 0.05 the occlusion does not yet outweigh 3's extra length: 3 → −1.3 + 0.115 = −1.185,
+    // 2 → −1.1 + 0.005 = −1.095: 3 still goes.
+    expect(evictionVictim(v, 0, 0, 0.05, ...scratch())).toBe(2);
+  });
+
+  it('breaks a tie of values towards the lower slot', () => {
+    // Two neighbours at the same distance on opposite sides: equal values at any weight.
+    const v = viewOf([at(0), at(1), at(-1)], [[1, 2], [0], [0]]);
+    for (const weight of [0, 1.25])
+      expect(evictionVictim(v, 0, 0, weight, new Uint8Array(9), new Uint8Array(16))).toBe(0);
   });
 
   it('keeps a long link even when it is the most occluded one', () => {
@@ -334,7 +347,11 @@ describe('evictionVictim with occlusion', () => {
       }
       for (const bonus of [0, 0.03])
         for (const weight of [0, 0.5, 1, 2])
-          for (const spare of [0, 13]) {
+          for (const [spare, margin] of [
+            [0, Number.POSITIVE_INFINITY],
+            [13, Number.POSITIVE_INFINITY],
+            [13, 0.002],
+          ] as const) {
             const got = evictionVictim(
               net,
               self,
@@ -343,8 +360,9 @@ describe('evictionVictim with occlusion', () => {
               new Uint8Array(9),
               new Uint8Array(16),
               spare,
+              margin,
             );
-            expect(got).toBe(evictionVictimReference(net, self, bonus, weight, spare));
+            expect(got).toBe(evictionVictimReference(net, self, bonus, weight, spare, margin));
             if (weight === 1 && bonus === 0 && spare === 0)
               differsFromFarthest += got === evictionVictimReference(net, self, 0, 0, 0) ? 0 : 1;
           }
