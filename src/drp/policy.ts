@@ -903,6 +903,16 @@ export function evictionVictim(
     const s = sectorOfDifferences(v0, v1, v2, v3, v4, v5, v6, v7);
     slotSector[j] = s;
     sectorScratch[s] = sectorScratch[s]! + 1;
+    // Kept for the neighbour pairs (`nearestOtherNeighbour`), which then read no point again.
+    const q = j * dimensions;
+    offsetScratch[q] = v0;
+    offsetScratch[q + 1] = v1;
+    offsetScratch[q + 2] = v2;
+    offsetScratch[q + 3] = v3;
+    offsetScratch[q + 4] = v4;
+    offsetScratch[q + 5] = v5;
+    offsetScratch[q + 6] = v6;
+    offsetScratch[q + 7] = v7;
     let e = v0 * scale;
     let sum = e * e;
     e = v1 * scale;
@@ -923,7 +933,7 @@ export function evictionVictim(
   }
   // A lone link has no other neighbour to be occluded by: its value is its distance alone.
   const occlusion = deg > 1 ? occlusionWeight : 0;
-  if (occlusion !== 0) nearestOtherNeighbour(view, base, deg);
+  if (occlusion !== 0) nearestOtherNeighbour(deg);
   let worst = -1;
   let worstValue = Number.POSITIVE_INFINITY;
   let worstSpare = false;
@@ -952,64 +962,59 @@ export function evictionVictim(
   return worst;
 }
 
-const neighbourPointScratch = new Uint32Array(slotStrideMax * dimensions);
-const spreadSquaredScratch = new Float64Array(slotStrideMax);
+/** Per slot of the last `evictionVictim` call: the neighbour's point minus self's, each axis `| 0`. */
+const offsetScratch = new Int32Array(slotStrideMax * dimensions);
 /** Per slot of the last `nearestOtherNeighbour` call: distance to the nearest other neighbour. */
 const spreadScratch = new Float64Array(slotStrideMax);
 
 /**
- * For each of the `deg` neighbours in the slot row at `base`: the distance to the nearest other
- * neighbour, into `spreadScratch` (`deg` ≥ 2). Each pair's squared distance is taken once (it is symmetric: the same
- * squared differences) from a packed copy of the neighbours' points.
+ * For each of the `deg` neighbours whose offsets from self are in `offsetScratch`: the distance to the
+ * nearest other neighbour, into `spreadScratch` (`deg` ≥ 2). Offsets differ by the points' difference
+ * modulo 2^32, so `(offset_k − offset_j) | 0` is `distanceSquaredToPoint`'s axis term, bit for bit. Each
+ * pair's squared distance is taken once (it is symmetric: the same squared differences).
  */
-function nearestOtherNeighbour(view: PeerView, base: number, deg: number): void {
-  const coords = view.coords;
-  const pts = neighbourPointScratch;
-  const best = spreadSquaredScratch;
-  for (let j = 0; j < deg; j++) {
-    const o = (view.slots[base + j]! & slotPeerMask) * dimensions;
-    const q = j * dimensions;
-    for (let i = 0; i < dimensions; i++) pts[q + i] = coords[o + i]!;
-    best[j] = Number.POSITIVE_INFINITY;
-  }
+function nearestOtherNeighbour(deg: number): void {
+  const offs = offsetScratch;
+  const best = spreadScratch;
+  best.fill(Number.POSITIVE_INFINITY, 0, deg);
   for (let j = 0; j < deg; j++) {
     let bj = best[j]!;
     const oj = j * dimensions;
-    const a0 = pts[oj]!;
-    const a1 = pts[oj + 1]!;
-    const a2 = pts[oj + 2]!;
-    const a3 = pts[oj + 3]!;
-    const a4 = pts[oj + 4]!;
-    const a5 = pts[oj + 5]!;
-    const a6 = pts[oj + 6]!;
-    const a7 = pts[oj + 7]!;
+    const a0 = offs[oj]!;
+    const a1 = offs[oj + 1]!;
+    const a2 = offs[oj + 2]!;
+    const a3 = offs[oj + 3]!;
+    const a4 = offs[oj + 4]!;
+    const a5 = offs[oj + 5]!;
+    const a6 = offs[oj + 6]!;
+    const a7 = offs[oj + 7]!;
     for (let k = j + 1; k < deg; k++) {
-      // `distanceSquaredToPoint`'s operations in its order, with j's point held in locals (10–25 % faster
-      // than the call in a micro-benchmark; partial-sum pruning was slower: a pair is skipped only when
-      // it beats neither minimum, and early rows have none yet).
+      // `distanceSquaredToPoint`'s operations in its order, with j's offset held in locals (10–25 %
+      // faster than the call in a micro-benchmark; partial-sum pruning was slower: a pair is skipped only
+      // when it beats neither minimum, and early rows have none yet).
       const ok = k * dimensions;
-      let d = ((pts[ok]! - a0) | 0) * scale;
+      let d = ((offs[ok]! - a0) | 0) * scale;
       let sq = d * d;
-      d = ((pts[ok + 1]! - a1) | 0) * scale;
+      d = ((offs[ok + 1]! - a1) | 0) * scale;
       sq += d * d;
-      d = ((pts[ok + 2]! - a2) | 0) * scale;
+      d = ((offs[ok + 2]! - a2) | 0) * scale;
       sq += d * d;
-      d = ((pts[ok + 3]! - a3) | 0) * scale;
+      d = ((offs[ok + 3]! - a3) | 0) * scale;
       sq += d * d;
-      d = ((pts[ok + 4]! - a4) | 0) * scale;
+      d = ((offs[ok + 4]! - a4) | 0) * scale;
       sq += d * d;
-      d = ((pts[ok + 5]! - a5) | 0) * scale;
+      d = ((offs[ok + 5]! - a5) | 0) * scale;
       sq += d * d;
-      d = ((pts[ok + 6]! - a6) | 0) * scale;
+      d = ((offs[ok + 6]! - a6) | 0) * scale;
       sq += d * d;
-      d = ((pts[ok + 7]! - a7) | 0) * scale;
+      d = ((offs[ok + 7]! - a7) | 0) * scale;
       sq += d * d;
       if (sq < bj) bj = sq;
       if (sq < best[k]!) best[k] = sq;
     }
     best[j] = bj;
   }
-  for (let j = 0; j < deg; j++) spreadScratch[j] = Math.sqrt(best[j]!);
+  for (let j = 0; j < deg; j++) best[j] = Math.sqrt(best[j]!);
 }
 
 /** Busy-sector mask of `self` from its current neighbours. */
