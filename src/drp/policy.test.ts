@@ -56,6 +56,14 @@ function viewOf(points: number[][], adjacency: number[][], busy?: number[]): Pee
   };
 }
 
+/** A network of `peers` grown by the default join process (the model's), from `rng`. */
+function grownNetwork(peers: number, rng: SeededRng): ScaleNetwork {
+  const net = new ScaleNetwork(peers, joinParamsFor(13, routingPolicyDefault), new FastRng(rng));
+  net.prepare(peers);
+  for (let i = 0; i < peers; i++) net.joinNext();
+  return net;
+}
+
 /** A point at offset (dx per axis, in units of 2^24) from the origin point. */
 function at(...dx: number[]): number[] {
   return Array.from({ length: dimensions }, (_, i) => ((dx[i] ?? 0) * 2 ** 24) >>> 0);
@@ -209,13 +217,7 @@ function registerStepReference(
 describe('registerStepVisited', () => {
   it('decides as registerStep and as the definition, with the same peers marked', () => {
     const rng = new SeededRng('visited-bits');
-    const net = new ScaleNetwork(
-      800,
-      joinParamsFor(13, routingPolicyDefault),
-      new FastRng(rng.fork('build')),
-    );
-    net.prepare(800);
-    for (let i = 0; i < 800; i++) net.joinNext();
+    const net = grownNetwork(800, rng.fork('build'));
     const pick = new FastRng(rng.fork('pick'));
     const mark = new Uint32Array(net.count);
     const visited = new Uint32Array(Math.ceil(net.count / 32));
@@ -329,13 +331,7 @@ describe('evictionVictim with occlusion', () => {
 
   it('decides as its definition on built networks (weights, bonuses, spare-aware or not)', () => {
     const rng = new SeededRng('occlusion-eviction');
-    const net = new ScaleNetwork(
-      1200,
-      joinParamsFor(13, routingPolicyDefault),
-      new FastRng(rng.fork('build')),
-    );
-    net.prepare(1200);
-    for (let i = 0; i < 1200; i++) net.joinNext();
+    const net = grownNetwork(1200, rng.fork('build'));
     const pick = new FastRng(rng.fork('pick'));
     let differsFromFarthest = 0;
     for (let trial = 0; trial < 400; trial++) {
@@ -375,13 +371,7 @@ describe('evictionVictim with occlusion', () => {
 describe('engine and model decide alike', () => {
   it('choose the same next hop and eviction on random inputs (model view vs the engine LocalView of one peer)', () => {
     const rng = new SeededRng('policy-equivalence');
-    const net = new ScaleNetwork(
-      1500,
-      joinParamsFor(13, routingPolicyDefault),
-      new FastRng(rng.fork('build')),
-    );
-    net.prepare(1500);
-    for (let i = 0; i < 1500; i++) net.joinNext();
+    const net = grownNetwork(1500, rng.fork('build'));
     const pick = new FastRng(rng.fork('pick'));
     const stride = net.slotStride;
     const pointOf = (p: number): Uint32Array => net.coords.slice(p * dimensions, (p + 1) * dimensions);
