@@ -86,6 +86,8 @@ export function buildKeyOf(peers: number, seed: string, params: JoinParams): Bui
     occlusionWeight: policy.occlusionWeight,
   };
   for (const [k, v] of Object.entries(rest) as [string, number | boolean][]) {
+    // One join at a time, the process before batches existed: keys of files written then still match.
+    if (k === 'joinBatchDivisor' && v === 0) continue;
     // JSON has no Infinity (the default spare-eviction margin).
     join[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
   }

@@ -12,7 +12,7 @@ export class FastRng {
   private s2: number;
   private s3: number;
 
-  constructor(seedFrom: Rng) {
+  constructor(seedFrom: Pick<Rng, 'uint32'>) {
     this.s0 = seedFrom.uint32() | 1;
     this.s1 = seedFrom.uint32();
     this.s2 = seedFrom.uint32();
@@ -26,6 +26,28 @@ export class FastRng {
 
   restore(state: readonly [number, number, number, number]): void {
     [this.s0, this.s1, this.s2, this.s3] = state;
+  }
+
+  /**
+   * Sets the state to stream `index` of the family `key` (four words): splitmix32 over the key mixed with
+   * the index, so every index gets its own well-spread state without drawing from any other stream. The
+   * batched build gives each join its own stream this way, so a join's draws do not depend on which
+   * thread plans it or on what was planned before it.
+   */
+  reseed(key: readonly [number, number, number, number], index: number): void {
+    // Every key word and the index go through the hash before any state word is drawn from it.
+    let x = mix32((key[0] ^ index) >>> 0);
+    x = mix32((x + key[1]) >>> 0);
+    x = mix32((x ^ key[2]) >>> 0);
+    x = mix32((x + key[3]) >>> 0);
+    const next = (): number => {
+      x = (x + 0x9e37_79b9) >>> 0;
+      return mix32(x);
+    };
+    this.s0 = next() | 1;
+    this.s1 = next();
+    this.s2 = next();
+    this.s3 = next();
   }
 
   /** A uniform u32. */
@@ -57,6 +79,13 @@ export class FastRng {
     const v = this.float();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
+}
+
+/** MurmurHash3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
+function mix32(z: number): number {
+  let h = Math.imul(z ^ (z >>> 16), 0x85eb_ca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2_ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

@@ -32,6 +32,7 @@
 import {
   computeBusyMask,
   evictionVictim,
+  evictionVictimOfRow,
   isLinked,
   longLinkCount,
   longLinkFlag,
@@ -77,6 +78,12 @@ export interface JoinParams {
    * (research; Infinity: always, the default).
    */
   readonly spareEvictionMargin: number;
+  /**
+   * Batched joins (`planJoin` / `applyPlanned`): 0 joins one peer at a time; D > 0 joins in batches of up
+   * to joined/D peers (a power of two, at most `joinBatchMax`), each planned against the network as the
+   * batch began. The build then spreads over threads (`parallel-build.ts`) with the same result.
+   */
+  readonly joinBatchDivisor: number;
   readonly policy: RoutingPolicy;
 }
 
@@ -97,6 +104,7 @@ export function joinParamsFor(
     refineRounds: 0,
     recycleRounds: 1,
     spareEvictionMargin: Number.POSITIVE_INFINITY,
+    joinBatchDivisor: 0,
     policy,
     ...over,
   };
@@ -116,6 +124,22 @@ export function slotStrideFor(neighbors: number): number {
 export const joinTickEvery = 1 << 12;
 /** An upkeep round (`recycle`, `refine`) checks its progress (a place to stop) every this many peers. */
 export const upkeepTickEvery = 1 << 16;
+
+/** Peers in one batch of joins at most (a power of two dividing `joinTickEvery`). */
+export const joinBatchMax = 1 << 12;
+
+/**
+ * The size of the batch of joins that starts at join position `at`: the largest power of two at most
+ * at/divisor, at most `joinBatchMax` and dividing `at` (so batches end at every progress check), 1 for
+ * a divisor of 0. A function of the position alone, so a build resumed from a checkpoint batches alike.
+ */
+export function joinBatchAt(at: number, divisor: number): number {
+  if (divisor <= 0 || at < 2 * divisor) return 1;
+  let b = 1;
+  while (b * 2 <= at / divisor && b * 2 <= joinBatchMax) b *= 2;
+  while (at % b !== 0) b /= 2;
+  return b;
+}
 
 /** Pending re-registrations of peers left below the minimum, at most. */
 export const deficitQueueMax = 1 << 16;
@@ -146,6 +170,28 @@ export interface ModelState {
   readonly deficitLength: number;
   readonly counters: JoinCounters;
   readonly rng: readonly [number, number, number, number];
+}
+
+/** `foreseeEvictions` could not tell (the far end's choice is made when the link is applied). */
+export const victimUnknown = -2;
+
+/**
+ * Per planned link (`foreseeEvictions`): the slot its far end drops (−1: none), that end's busy mask
+ * after it, and the spare status of the members of its row.
+ */
+export interface ForeseenEvictions {
+  readonly victims: Int8Array;
+  readonly masks: Uint16Array;
+  readonly spares: Uint32Array;
+}
+
+/** The arrays a build helper thread reads (`ScaleNetwork.attach`); over SharedArrayBuffers. */
+export interface SharedModelArrays {
+  readonly coords: Uint32Array;
+  readonly slots: Uint32Array;
+  readonly degree: Uint8Array;
+  readonly busy: Uint16Array;
+  readonly joinOrder: Uint32Array;
 }
 
 /** A named array of the model's state (`stateArrays`), saved and restored byte for byte. */
@@ -180,7 +226,8 @@ export class ScaleNetwork implements PeerView {
     gapFills: 0,
   };
 
-  private readonly mark: Uint32Array;
+  /** Visit marks for routing and upkeep (allocated on first use: a build helper never needs them). */
+  private mark: Uint32Array | null = null;
   private epoch = 0;
   /** Peers a REGISTER walk has tried, one bit each (cleared after every walk through `walkList`). */
   private readonly visited: Uint32Array;
@@ -193,28 +240,76 @@ export class ScaleNetwork implements PeerView {
   private readonly sectorScratch = new Uint8Array(sectorCount);
   private readonly slotSector: Uint8Array;
   private readonly direction = new Float64Array(dimensions);
+  /** While a join is planned (`planJoin`): where its links go, else null. */
+  private plan: Uint32Array | null = null;
+  private planOffset = 0;
+  private planLength = 0;
+  /** Batched joins: per peer, the batch (`batchMark`) in which its row last changed; null otherwise. */
+  private touched: Uint16Array | null = null;
+  private batchMark = 0;
+  /** A far end's row with the planned link added (`foreseeEvictions`). */
+  private readonly rowScratch: Uint32Array;
 
+  /**
+   * `arrays`: 'shared' allocates the state over SharedArrayBuffers (for build helpers, `attach`);
+   * otherwise the arrays of another network to work on (a helper's view of the parent's).
+   */
   constructor(
     readonly capacity: number,
     readonly params: JoinParams,
-    private readonly rng: FastRng,
+    private rng: FastRng,
+    arrays?: 'shared' | SharedModelArrays,
   ) {
     this.slotStride = slotStrideFor(params.neighbors);
     if (params.softMax + 1 > this.slotStride) throw new RangeError('softMax + 1 must fit the slot stride');
-    this.coords = new Uint32Array(capacity * dimensions);
-    this.slots = new Uint32Array(capacity * this.slotStride);
-    this.degree = new Uint8Array(capacity);
-    this.busy = new Uint16Array(capacity);
-    this.mark = new Uint32Array(capacity);
+    this.shared = arrays !== undefined;
+    if (typeof arrays === 'object') {
+      this.coords = arrays.coords;
+      this.slots = arrays.slots;
+      this.degree = arrays.degree;
+      this.busy = arrays.busy;
+      this.joinOrder = arrays.joinOrder;
+    } else {
+      this.coords = new Uint32Array(this.buffer(capacity * dimensions * 4));
+      this.slots = new Uint32Array(this.buffer(capacity * this.slotStride * 4));
+      this.degree = new Uint8Array(this.buffer(capacity));
+      this.busy = new Uint16Array(this.buffer(capacity * 2));
+    }
     this.visited = new Uint32Array(Math.ceil(capacity / 32));
     this.slotSector = new Uint8Array(this.slotStride);
+    this.rowScratch = new Uint32Array(this.slotStride);
+  }
+
+  /** The state lives in SharedArrayBuffers (see the constructor). */
+  readonly shared: boolean;
+
+  private buffer(bytes: number): ArrayBuffer | SharedArrayBuffer {
+    return this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  }
+
+  /** The arrays a helper thread attaches to (only for a network made with `'shared'`). */
+  sharedArrays(): SharedModelArrays {
+    if (!this.shared) throw new Error('this network is not in shared memory');
+    return {
+      coords: this.coords,
+      slots: this.slots,
+      degree: this.degree,
+      busy: this.busy,
+      joinOrder: this.joinOrder,
+    };
+  }
+
+  /** A helper's view: the joins so far and the peers prepared (`attach`ed networks only). */
+  follow(count: number, joined: number): void {
+    this.count = count;
+    this.joined = joined;
   }
 
   /** A fresh visit epoch for `mark` (cleared on wrap-around). */
   nextEpoch(): number {
     this.epoch = (this.epoch + 1) >>> 0;
     if (this.epoch === 0) {
-      this.mark.fill(0);
+      this.marks.fill(0);
       this.epoch = 1;
     }
     return this.epoch;
@@ -222,6 +317,7 @@ export class ScaleNetwork implements PeerView {
 
   /** The shared visit marks (routing uses them with `nextEpoch`). */
   get marks(): Uint32Array {
+    this.mark ??= new Uint32Array(this.capacity);
     return this.mark;
   }
 
@@ -252,7 +348,7 @@ export class ScaleNetwork implements PeerView {
     }
     const order = radixSortIndices(keys);
     // order[rank] = draw index; the peer numbered `rank` has the point drawn `order[rank]`-th.
-    this.joinOrder = new Uint32Array(n);
+    this.joinOrder = new Uint32Array(this.buffer(n * 4));
     for (let rank = 0; rank < n; rank++) this.joinOrder[order[rank]!] = rank;
     this.rng.restore(start);
     for (let i = 0; i < n; i++) {
@@ -326,7 +422,7 @@ export class ScaleNetwork implements PeerView {
     this.epoch = s.epoch;
     this.deficitHead = s.deficitHead;
     this.deficitLength = s.deficitLength;
-    this.joinOrder = new Uint32Array(s.count);
+    this.joinOrder = new Uint32Array(this.buffer(s.count * 4));
     this.rng.restore(s.rng);
   }
 
@@ -382,8 +478,24 @@ export class ScaleNetwork implements PeerView {
     return -1;
   }
 
-  /** Links a and b (both ends), then applies eviction above the soft maximum at both ends. */
+  /**
+   * Links a and b (both ends), then applies eviction above the soft maximum at both ends. While a join
+   * is planned, a is the newcomer and the link is planned instead (`linkPlanned`).
+   */
   link(a: number, b: number, long: boolean): void {
+    if (long) this.counters.longLinksMade++;
+    if (this.plan !== null) this.linkPlanned(a, b, long);
+    else this.connect(a, b, long);
+  }
+
+  private connect(a: number, b: number, long: boolean): void {
+    this.addLink(a, b, long);
+    this.evictAbove(a, this.params.softMax);
+    this.evictAbove(b, this.params.softMax);
+  }
+
+  /** The link a–b at both ends and in both busy masks, nothing else. */
+  private addLink(a: number, b: number, long: boolean): void {
     const flag = long ? longLinkFlag : 0;
     const sa = a * this.slotStride + this.degree[a]!;
     const sb = b * this.slotStride + this.degree[b]!;
@@ -394,40 +506,84 @@ export class ScaleNetwork implements PeerView {
     const pair = sectorPair(this.coords, a * dimensions, this.coords, b * dimensions);
     this.busy[a] = this.busy[a]! | (1 << (pair & 15));
     this.busy[b] = this.busy[b]! | (1 << (pair >>> 4));
-    if (long) this.counters.longLinksMade++;
-    this.evictAbove(a, this.params.softMax);
-    this.evictAbove(b, this.params.softMax);
+    if (this.touched !== null) {
+      this.touched[a] = this.batchMark;
+      this.touched[b] = this.batchMark;
+    }
+  }
+
+  /**
+   * A planned link of the newcomer p to `other`: only p's row changes (no other thread or plan reads it
+   * before the batch is applied) and the link joins the plan. Above the soft maximum p drops its worst
+   * link from both, as `connect` would; what `other` would evict is decided when the plan is applied.
+   */
+  private linkPlanned(p: number, other: number, long: boolean): void {
+    const plan = this.plan!;
+    const flag = long ? longLinkFlag : 0;
+    this.slots[p * this.slotStride + this.degree[p]!] = other | flag;
+    this.degree[p] = this.degree[p]! + 1;
+    this.busy[p] =
+      this.busy[p]! | (1 << (sectorPair(this.coords, p * dimensions, this.coords, other * dimensions) & 15));
+    plan[this.planOffset + this.planLength++] = other | flag;
+    while (this.degree[p]! > this.params.softMax) {
+      const j = this.victimOf(p);
+      if (j < 0) return;
+      const gone = this.slots[p * this.slotStride + j]! & slotPeerMask;
+      const maskAfter = this.maskWithout(this.degree[p]!, j);
+      this.removeSlot(p, gone);
+      this.busy[p] = maskAfter;
+      this.counters.evictions++;
+      // Out of the plan too, keeping the order of the rest.
+      let w = this.planOffset;
+      for (let k = this.planOffset; k < this.planOffset + this.planLength; k++) {
+        if ((plan[k]! & slotPeerMask) !== gone) plan[w++] = plan[k]!;
+      }
+      this.planLength = w - this.planOffset;
+    }
+  }
+
+  /** The slot `evictAbove` would drop at `self` (or −1); leaves each slot's sector in `slotSector`. */
+  private victimOf(self: number): number {
+    return evictionVictim(
+      this,
+      self,
+      this.params.policy.sectorBonus,
+      this.params.policy.occlusionWeight,
+      this.sectorScratch,
+      this.slotSector,
+      this.params.policy.spareAwareEviction ? this.params.minNeighbors : 0,
+      this.params.spareEvictionMargin,
+    );
   }
 
   /** Drops `self`'s worst local links while its degree exceeds `limit`. */
   evictAbove(self: number, limit: number): void {
     while (this.degree[self]! > limit) {
-      const j = evictionVictim(
-        this,
-        self,
-        this.params.policy.sectorBonus,
-        this.params.policy.occlusionWeight,
-        this.sectorScratch,
-        this.slotSector,
-        this.params.policy.spareAwareEviction ? this.params.minNeighbors : 0,
-        this.params.spareEvictionMargin,
-      );
+      const j = this.victimOf(self);
       if (j < 0) return;
-      const other = this.slots[self * this.slotStride + j]! & slotPeerMask;
-      // evictionVictim left each slot's sector in slotSector: self's mask without slot j needs no geometry.
-      let maskAfter = 0;
-      const deg = this.degree[self]!;
-      for (let k = 0; k < deg; k++) if (k !== j) maskAfter |= 1 << this.slotSector[k]!;
-      this.removeSlot(self, other);
-      this.removeSlot(other, self);
-      this.busy[self] = maskAfter;
-      this.busy[other] = this.busyWithout(
-        other,
-        sectorTowardsFast(this.coords, other * dimensions, this.coords, self * dimensions),
-      );
-      this.counters.evictions++;
-      if (this.degree[other]! < this.params.minNeighbors) this.queueDeficit(other);
+      this.dropSlot(self, j, this.maskWithout(this.degree[self]!, j));
     }
+  }
+
+  /** The busy mask of `deg` slots without slot j, from the sectors `evictionVictim` left in `slotSector`. */
+  private maskWithout(deg: number, j: number): number {
+    let mask = 0;
+    for (let k = 0; k < deg; k++) if (k !== j) mask |= 1 << this.slotSector[k]!;
+    return mask;
+  }
+
+  /** Drops the link in slot j of `self` (an eviction), leaving `self` the busy mask `maskAfter`. */
+  private dropSlot(self: number, j: number, maskAfter: number): void {
+    const other = this.slots[self * this.slotStride + j]! & slotPeerMask;
+    this.removeSlot(self, other);
+    this.removeSlot(other, self);
+    this.busy[self] = maskAfter;
+    this.busy[other] = this.busyWithout(
+      other,
+      sectorTowardsFast(this.coords, other * dimensions, this.coords, self * dimensions),
+    );
+    this.counters.evictions++;
+    if (this.degree[other]! < this.params.minNeighbors) this.queueDeficit(other);
   }
 
   /** Removes the link a–b at both ends and updates both busy masks. */
@@ -456,6 +612,7 @@ export class ScaleNetwork implements PeerView {
   }
 
   private removeSlot(self: number, other: number): void {
+    if (this.touched !== null) this.touched[self] = this.batchMark;
     const base = self * this.slotStride;
     const last = this.degree[self]! - 1;
     for (let j = 0; j <= last; j++) {
@@ -516,10 +673,12 @@ export class ScaleNetwork implements PeerView {
     }
     const requesterBusy = this.busy[requester]!;
     const slotsMax = this.params.softMax + 1;
+    // A planned newcomer's links are in its own row only: whether a peer is linked to it is read there.
+    const planning = this.plan !== null;
     for (;;) {
       if (hops >= routeHopsMax) {
         this.counters.registerHops += hops;
-        if (cur !== requester && !isLinked(this, cur, requester) && this.degree[cur]! < slotsMax) return cur;
+        if (cur !== requester && !isLinked(this, requester, cur) && this.degree[cur]! < slotsMax) return cur;
         this.counters.registerFailures++;
         return -1;
       }
@@ -532,7 +691,7 @@ export class ScaleNetwork implements PeerView {
         requesterBusy,
         bonus,
         visited,
-        slotsMax,
+        planning && isLinked(this, requester, cur) ? 0 : slotsMax,
       );
       if (step === registerAcceptHere) {
         this.counters.registerHops += hops;
@@ -590,6 +749,12 @@ export class ScaleNetwork implements PeerView {
 
   /** The full join of peer p (numbered by `prepare`). */
   join(p: number): void {
+    this.joinSteps(p);
+    this.drainDeficit();
+  }
+
+  /** A join without the re-registrations it leaves queued. */
+  private joinSteps(p: number): void {
     const params = this.params;
     const bonus = params.policy.sectorBonus;
     const entry = this.randomPeer(p);
@@ -599,7 +764,146 @@ export class ScaleNetwork implements PeerView {
     this.fillToMinimum(p, params.registerAttemptsMax);
     if (params.gapFill) this.fillGaps(p);
     for (let i = 0; i < params.longLinks; i++) this.makeLongLink(p);
+  }
+
+  /**
+   * Plans the join of peer p, the way `join` does it, against the network as it is (the joins before p's
+   * batch): its links go to `out[offset..)` (with `longLinkFlag` on long ones), and the count is returned.
+   * Only p's own row is written, so the peers of one batch can be planned at once on several threads.
+   * `rng` is p's own stream. `applyPlanned` then makes the links, in join order.
+   */
+  planJoin(p: number, rng: FastRng, out: Uint32Array, offset: number): number {
+    const saved = this.rng;
+    this.rng = rng;
+    this.plan = out;
+    this.planOffset = offset;
+    this.planLength = 0;
+    this.degree[p] = 0;
+    this.busy[p] = 0;
+    try {
+      this.joinSteps(p);
+      return this.planLength;
+    } finally {
+      this.plan = null;
+      this.rng = saved;
+    }
+  }
+
+  /**
+   * Joins the next peer in join order along its plan (`planJoin`): its planned row is cleared, each link
+   * is made at both ends with the evictions it causes, then queued re-registrations run, as after `join`.
+   */
+  applyPlanned(plan: Uint32Array, offset: number, length: number, foreseen?: ForeseenEvictions): number {
+    const p = this.joinOrder[this.joined++]!;
+    const base = p * this.slotStride;
+    this.slots.fill(0, base, base + this.slotStride);
+    this.degree[p] = 0;
+    this.busy[p] = 0;
+    const softMax = this.params.softMax;
+    for (let k = 0; k < length; k++) {
+      const e = plan[offset + k]!;
+      const other = e & slotPeerMask;
+      // The far end's eviction as foreseen holds while its row is as the batch found it and every
+      // member's spare status (the one input of the choice that other joins may change) is as foreseen.
+      const untouched = foreseen !== undefined && this.touched![other] !== this.batchMark;
+      this.addLink(p, other, e >= longLinkFlag);
+      this.evictAbove(p, softMax);
+      if (this.degree[other]! <= softMax) continue;
+      const i = offset + k;
+      if (
+        untouched &&
+        foreseen.victims[i] !== victimUnknown &&
+        this.spareBits(other) === foreseen.spares[i]
+      ) {
+        const j = foreseen.victims[i]!;
+        if (j >= 0) this.dropSlot(other, j, foreseen.masks[i]!);
+        this.foreseenHits++;
+      } else {
+        this.evictAbove(other, softMax);
+      }
+    }
     this.drainDeficit();
+    return p;
+  }
+
+  /** Evictions taken from `foreseeEvictions` (a measurement of the batched build, not part of the state). */
+  foreseenHits = 0;
+
+  /** Starts a batch of joins: rows changed from now on count as touched (`applyPlanned`). */
+  beginBatch(): void {
+    this.touched ??= new Uint16Array(this.capacity);
+    this.batchMark = this.batchMark === 0xffff ? 1 : this.batchMark + 1;
+    if (this.batchMark === 1) this.touched.fill(0);
+  }
+
+  /** Bit j: the peer in slot j of `self` is spare for eviction (its degree is above the minimum). */
+  private spareBits(self: number): number {
+    if (!this.params.policy.spareAwareEviction) return 0;
+    const min = this.params.minNeighbors;
+    const base = self * this.slotStride;
+    const deg = this.degree[self]!;
+    let bits = 0;
+    for (let j = 0; j < deg; j++)
+      if (this.degree[this.slots[base + j]! & slotPeerMask]! > min) bits |= 1 << j;
+    return bits;
+  }
+
+  /**
+   * After `planJoin(p)` on a planning thread: for each planned link, what its far end would evict when the
+   * link is made (`evictAbove` of its row with p added, p holding the links before it), so `applyPlanned`
+   * need not choose again while nothing it depends on has changed. Reads only; p's row and degree are
+   * its own.
+   */
+  foreseeEvictions(
+    p: number,
+    plan: Uint32Array,
+    offset: number,
+    length: number,
+    out: ForeseenEvictions,
+  ): void {
+    const stride = this.slotStride;
+    const softMax = this.params.softMax;
+    const row = this.rowScratch;
+    const policy = this.params.policy;
+    const spareAbove = policy.spareAwareEviction ? this.params.minNeighbors : 0;
+    for (let k = 0; k < length; k++) {
+      const i = offset + k;
+      const e = plan[i]!;
+      const other = e & slotPeerMask;
+      const deg = this.degree[other]!;
+      out.spares[i] = 0;
+      // No eviction to foresee; or more slots than spare bits.
+      if (deg + 1 <= softMax || stride > 32) {
+        out.victims[i] = victimUnknown;
+        continue;
+      }
+      const base = other * stride;
+      for (let j = 0; j < deg; j++) row[j] = this.slots[base + j]!;
+      // As `addLink` would write it: p at the end, with the link's long flag.
+      row[deg] = p | (e >= longLinkFlag ? longLinkFlag : 0);
+      this.degree[p] = k + 1;
+      const j = evictionVictimOfRow(
+        this,
+        other,
+        row,
+        0,
+        deg + 1,
+        policy.sectorBonus,
+        policy.occlusionWeight,
+        this.sectorScratch,
+        this.slotSector,
+        spareAbove,
+        this.params.spareEvictionMargin,
+      );
+      out.victims[i] = j;
+      if (j >= 0) out.masks[i] = this.maskWithout(deg + 1, j);
+      if (spareAbove > 0) {
+        let bits = 0;
+        for (let m = 0; m <= deg; m++) if (this.degree[row[m]! & slotPeerMask]! > spareAbove) bits |= 1 << m;
+        out.spares[i] = bits;
+      }
+    }
+    this.degree[p] = length;
   }
 
   /** Gap filling: a steered REGISTER into each empty sector of p. */
@@ -666,7 +970,7 @@ export class ScaleNetwork implements PeerView {
       if (onProgress !== undefined && p % upkeepTickEvery === 0 && !onProgress(p)) return;
       if (!this.isAlive(p)) continue;
       const epoch = this.nextEpoch();
-      const mark = this.mark;
+      const mark = this.marks;
       mark[p] = epoch;
       const base = p * stride;
       const deg = this.degree[p]!;

@@ -26,6 +26,7 @@ import {
   ScaleNetwork,
   slotStrideFor,
 } from './model.js';
+import { BatchedJoins } from './parallel-build.js';
 import { EngineSearchRouter, type PeerRouter, Router, type RouteStats, sampleRoutes } from './routes.js';
 import { type GraphShape, graphShape } from './shape.js';
 import { modelSnapshot, modelSnapshotDefaults, traceRoute } from './snapshot.js';
@@ -50,6 +51,11 @@ export interface ScaleOptions {
    * first hops) or `engine` (what src/drp/invite.ts does with a relay's local knowledge).
    */
   readonly inviteSearch?: 'model' | 'engine';
+  /**
+   * Threads planning batched joins (`join.joinBatchDivisor` > 0; `parallel-build.ts`). The result does
+   * not depend on it. Default 1.
+   */
+  readonly buildThreads?: number;
 }
 
 /** Pairs routed towards absent targets with `inviteSearch: 'engine'` (a vain search is the costly kind). */
@@ -183,7 +189,17 @@ export function runScale(opts: ScaleOptions, hooks: RunHooks = {}): ScaleResult 
   let buildSeconds: number;
   if (opts.topology === '8d') {
     joinParams = joinParamsFor(opts.neighbors, opts.policy, opts.join);
-    const built = buildDrp(opts, joinParams, new FastRng(root.fork('build')), hooks, tick, () => interrupted);
+    const plans = root.fork('join-plans');
+    const planKey = [plans.uint32(), plans.uint32(), plans.uint32(), plans.uint32()] as const;
+    const built = buildDrp(
+      opts,
+      joinParams,
+      new FastRng(root.fork('build')),
+      planKey,
+      hooks,
+      tick,
+      () => interrupted,
+    );
     net = built.model;
     buildSeconds = built.seconds;
   } else {
@@ -352,11 +368,13 @@ function buildDrp(
   opts: ScaleOptions,
   params: JoinParams,
   rng: FastRng,
+  planKey: readonly [number, number, number, number],
   hooks: RunHooks,
   tick: (phase: string, total: number) => Tick,
   stopped: () => boolean,
 ): { model: ScaleNetwork; seconds: number } {
-  const model = new ScaleNetwork(opts.peers, params, rng);
+  const threads = params.joinBatchDivisor > 0 ? (opts.buildThreads ?? 1) : 1;
+  const model = new ScaleNetwork(opts.peers, params, rng, threads > 1 ? 'shared' : undefined);
   const ck = hooks.checkpoint;
   const key = buildKeyOf(opts.peers, opts.seed, params);
   const note = hooks.note ?? (() => {});
@@ -415,9 +433,27 @@ function buildDrp(
   };
   if (from.stage === 'joins') {
     const buildTick = stageTick('joins', 0, 'build', opts.peers);
-    for (let i = from.index; i < opts.peers; i++) {
-      if (i % joinTickEvery === 0 && !buildTick(i)) break;
-      model.joinNext();
+    if (params.joinBatchDivisor === 0) {
+      for (let i = from.index; i < opts.peers; i++) {
+        if (i % joinTickEvery === 0 && !buildTick(i)) break;
+        model.joinNext();
+      }
+    } else {
+      // Batches divide `joinTickEvery` (`joinBatchAt`), so every progress check falls between two.
+      const batches = new BatchedJoins(model, planKey, threads);
+      const planners = batches.threads;
+      try {
+        for (let i = from.index; i < opts.peers; ) {
+          if (i % joinTickEvery === 0 && !buildTick(i)) break;
+          i += batches.joinBatch();
+        }
+      } finally {
+        batches.close();
+      }
+      note(
+        `joins: batched, planned on ${planners} thread${planners === 1 ? '' : 's'}; ` +
+          `${model.foreseenHits.toLocaleString('en-US')} far-end evictions applied as foreseen`,
+      );
     }
   }
   const upkeep = [
@@ -473,6 +509,7 @@ function joinSummary(p: JoinParams): Record<string, number | boolean> {
     ...(p.spareEvictionMargin === Number.POSITIVE_INFINITY
       ? {}
       : { spareEvictionMargin: p.spareEvictionMargin }),
+    ...(p.joinBatchDivisor === 0 ? {} : { joinBatchDivisor: p.joinBatchDivisor }),
   };
 }
 

@@ -868,8 +868,39 @@ export function evictionVictim(
   spareAboveDegree = 0,
   spareMargin = Number.POSITIVE_INFINITY,
 ): number {
-  const base = self * view.slotStride;
-  const deg = view.degree[self]!;
+  return evictionVictimOfRow(
+    view,
+    self,
+    view.slots,
+    self * view.slotStride,
+    view.degree[self]!,
+    bonus,
+    occlusionWeight,
+    sectorScratch,
+    slotSector,
+    spareAboveDegree,
+    spareMargin,
+  );
+}
+
+/**
+ * `evictionVictim` of `self` as if its slots were `row[base..base + deg)`: a row that is not (yet) the
+ * view's, e.g. its row with one more link, evaluated where the view's row must not change (a join
+ * planned on another thread, `sim/scale/model.ts`). The neighbours' points and degrees come from the view.
+ */
+export function evictionVictimOfRow(
+  view: PeerView,
+  self: number,
+  row: Uint32Array,
+  base: number,
+  deg: number,
+  bonus: number,
+  occlusionWeight: number,
+  sectorScratch: Uint8Array,
+  slotSector: Uint8Array,
+  spareAboveDegree = 0,
+  spareMargin = Number.POSITIVE_INFINITY,
+): number {
   const coords = view.coords;
   const off = self * dimensions;
   const linkDistance = distanceScratch;
@@ -885,12 +916,12 @@ export function evictionVictim(
   // The neighbours' points and degrees read back to back first, as in `registerStepOf`.
   let touch = 0;
   for (let j = 0; j < deg; j++) {
-    const n = view.slots[base + j]! & slotPeerMask;
+    const n = row[base + j]! & slotPeerMask;
     touch ^= coords[n * dimensions]! ^ view.degree[n]!;
   }
   _touched ^= touch;
   for (let j = 0; j < deg; j++) {
-    const o = (view.slots[base + j]! & slotPeerMask) * dimensions;
+    const o = (row[base + j]! & slotPeerMask) * dimensions;
     // One set of differences gives the sector (`sectorTowardsFast`) and the distance (`peerDistanceSquared`).
     const v0 = (coords[o]! - a0) | 0;
     const v1 = (coords[o + 1]! - a1) | 0;
@@ -938,7 +969,7 @@ export function evictionVictim(
   let worstValue = Number.POSITIVE_INFINITY;
   let worstSpare = false;
   for (let j = 0; j < deg; j++) {
-    const slot = view.slots[base + j]!;
+    const slot = row[base + j]!;
     if (slot >= longLinkFlag) continue;
     const n = slot & slotPeerMask;
     let v = -linkDistance[j]!;
