@@ -7,6 +7,7 @@ import { workerData } from 'node:worker_threads';
 import { FastRng } from './fast-rng.js';
 import { ScaleNetwork } from './model.js';
 import {
+  type BatchKind,
   Ctl,
   counterCount,
   foreseenOf,
@@ -33,11 +34,15 @@ try {
     if (seq === -1) break;
     if (seq === seen) continue;
     seen = seq;
-    const start = Atomics.load(control, Ctl.Start);
-    const count = Atomics.load(control, Ctl.Count);
-    model.follow(Atomics.load(control, Ctl.Prepared), start);
+    const batch = {
+      kind: Atomics.load(control, Ctl.Kind) as BatchKind,
+      start: Atomics.load(control, Ctl.Start),
+      count: Atomics.load(control, Ctl.Count),
+      round: Atomics.load(control, Ctl.Round),
+    };
+    model.follow(Atomics.load(control, Ctl.Prepared), Atomics.load(control, Ctl.Joined));
     resetCounters(model.counters);
-    planShare(model, rng, input.planKey, start, count, input.helper, input.threads, plans, lengths, foreseen);
+    planShare(model, rng, input.planKey, batch, control, plans, lengths, foreseen);
     writeCounters(model.counters, counters, input.helper * counterCount);
     Atomics.store(control, doneAt, seq);
     Atomics.notify(control, doneAt);

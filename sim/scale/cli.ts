@@ -42,8 +42,8 @@ import {
   checkpointEveryMinutesDefault,
   inspectCheckpoint,
 } from './checkpoint.js';
-import { joinParamsFor } from './model.js';
-import { buildThreadsMax } from './parallel-build.js';
+import { joinBatchDivisorDefault, joinParamsFor } from './model.js';
+import { buildThreadsDefault, buildThreadsMax } from './parallel-build.js';
 import { renderReport } from './report.js';
 import {
   type CheckpointOptions,
@@ -84,8 +84,8 @@ interface RunFlags {
   minNeighbors?: number;
   randomHops?: number;
   spareMargin?: number;
-  joinBatch?: number;
-  buildThreads: number;
+  joinBatch: number;
+  buildThreads?: number;
   gapFill: boolean;
   spareEviction: boolean;
   stretchSamples: number;
@@ -115,7 +115,7 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
       `--min-neighbors ${flags.minNeighbors} must not exceed --neighbors + 1 (${flags.neighbors + 1})`,
     );
   }
-  if (flags.buildThreads > 1 && flags.joinBatch === 0) {
+  if (flags.buildThreads !== undefined && flags.buildThreads > 1 && flags.joinBatch === 0) {
     throw new UsageError('--build-threads above 1 plans batched joins: --join-batch must not be 0');
   }
   const join: Record<string, number> = {};
@@ -125,9 +125,7 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
   if (flags.minNeighbors !== undefined) join.minNeighbors = flags.minNeighbors;
   if (flags.randomHops !== undefined) join.randomHopsMax = flags.randomHops;
   if (flags.spareMargin !== undefined) join.spareEvictionMargin = flags.spareMargin;
-  // More than one build thread plans batched joins: the default batch divisor then.
-  const batch = flags.joinBatch ?? (flags.buildThreads > 1 ? joinBatchDivisorDefault : 0);
-  if (batch > 0) join.joinBatchDivisor = batch;
+  join.joinBatchDivisor = flags.joinBatch;
   const joinFlags: Record<string, boolean> = {};
   if (!flags.gapFill) joinFlags.gapFill = false;
   return scaleOptionsDefault({
@@ -149,12 +147,9 @@ function optionsFromFlags(flags: RunFlags, seed: string): ScaleOptions {
     },
     join: { ...join, ...joinFlags },
     ...(flags.inviteSearch === 'engine' ? { inviteSearch: 'engine' as const } : {}),
-    ...(flags.buildThreads > 1 ? { buildThreads: flags.buildThreads } : {}),
+    ...(flags.buildThreads !== undefined ? { buildThreads: flags.buildThreads } : {}),
   });
 }
-
-/** The batch divisor `--build-threads` above 1 implies (`JoinParams.joinBatchDivisor`). */
-export const joinBatchDivisorDefault = 64;
 
 /** Runs `scale-table` makes at once by default: one per core, at most 2 (each run is one thread). */
 export const tableJobsDefault = Math.max(1, Math.min(2, availableParallelism()));
@@ -328,8 +323,7 @@ export function rerunCommand(flags: RunFlags, seed: string): string {
   if (flags.randomHops !== undefined) parts.push(`--random-hops ${flags.randomHops}`);
   if (flags.spareMargin !== undefined) parts.push(`--spare-margin ${flags.spareMargin}`);
   // The batch divisor shapes the network; the thread count does not (any count rebuilds it).
-  const batch = flags.joinBatch ?? (flags.buildThreads > 1 ? joinBatchDivisorDefault : 0);
-  if (batch > 0) parts.push(`--join-batch ${batch}`);
+  if (flags.joinBatch !== joinBatchDivisorDefault) parts.push(`--join-batch ${flags.joinBatch}`);
   if (!flags.gapFill) parts.push('--no-gap-fill');
   if (!flags.spareEviction) parts.push('--no-spare-eviction');
   if (!flags.lookAhead) parts.push('--no-look-ahead');
@@ -532,16 +526,16 @@ function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--build-threads <n>',
-        'threads planning the 8d joins (batched joins: the network does not depend on the count)',
-      )
-        .argParser(countOption('--build-threads', 1, buildThreadsMax))
-        .default(1),
+        `threads planning the 8d build's batches (the network does not depend on the count; default: ${buildThreadsDefault}, the cores up to 2; in scale-table, the cores shared by --jobs)`,
+      ).argParser(countOption('--build-threads', 1, buildThreadsMax)),
     )
     .addOption(
       new Option(
         '--join-batch <divisor>',
-        `join in batches of up to joined/divisor peers, each planned against the network as it began (0: one at a time; default ${joinBatchDivisorDefault} with --build-threads above 1, else 0)`,
-      ).argParser(countOption('--join-batch', 0, 1e6)),
+        'join (and recycle) in batches of up to joined/divisor peers, each planned against the network as the batch began (0: one at a time, the process of earlier reports)',
+      )
+        .argParser(countOption('--join-batch', 0, 1e6))
+        .default(joinBatchDivisorDefault),
     )
     .addOption(new Option('--no-gap-fill', 'no direction-steered REGISTERs into empty sectors (research)'))
     .addOption(
@@ -700,8 +694,14 @@ export function registerScaleCommand(program: Command): void {
               const i = next++;
               const c = configs[i]!;
               try {
+                // Runs at once share the cores: each plans on its share unless told otherwise.
+                const buildThreads =
+                  flags.buildThreads ?? Math.max(1, Math.floor(availableParallelism() / jobs));
                 slots[i] = await runWithProgress(
-                  optionsFromFlags({ ...flags, peers: c.peers, topology: c.topology, churn: 0 }, seed),
+                  optionsFromFlags(
+                    { ...flags, peers: c.peers, topology: c.topology, churn: 0, buildThreads },
+                    seed,
+                  ),
                   { interrupt },
                 );
               } catch (err) {

@@ -23,6 +23,10 @@
  *     (bounded by `deficitQueueMax` / `deficitStepsMax`).
  * Each peer visited by a REGISTER is marked so a walk never loops (the engine's pending set).
  *
+ * Batched (the default, `JoinParams.joinBatchDivisor`): `planJoin` / `planRecycle` compute a batch's
+ * steps against the network as the batch began, writing nothing another plan reads, so threads plan at
+ * once (`parallel-build.ts`); `applyPlanned` / `applyRecycle` then carry them out in order.
+ *
  * `recycle` is the engine's periodic upkeep (every 120 s at or above the minimum: drop the worst
  * link, register again); the default build ends with one round. `refine` (a research variant) links
  * to the nearest of the neighbours' advertised neighbours instead (NN-descent in effect). `removePeers`
@@ -104,7 +108,7 @@ export function joinParamsFor(
     refineRounds: 0,
     recycleRounds: 1,
     spareEvictionMargin: Number.POSITIVE_INFINITY,
-    joinBatchDivisor: 0,
+    joinBatchDivisor: joinBatchDivisorDefault,
     policy,
     ...over,
   };
@@ -125,6 +129,12 @@ export const joinTickEvery = 1 << 12;
 /** An upkeep round (`recycle`, `refine`) checks its progress (a place to stop) every this many peers. */
 export const upkeepTickEvery = 1 << 16;
 
+/**
+ * The default batch divisor: batches of joined/1024 peers (512 at 1e6) leave about 3 % of the rows changed
+ * by the time a batch is applied, so most foreseen evictions hold, and route as well as one join at a time.
+ */
+export const joinBatchDivisorDefault = 1024;
+
 /** Peers in one batch of joins at most (a power of two dividing `joinTickEvery`). */
 export const joinBatchMax = 1 << 12;
 
@@ -134,9 +144,13 @@ export const joinBatchMax = 1 << 12;
  * a divisor of 0. A function of the position alone, so a build resumed from a checkpoint batches alike.
  */
 export function joinBatchAt(at: number, divisor: number): number {
-  if (divisor <= 0 || at < 2 * divisor) return 1;
+  return divisor <= 0 ? 1 : batchAt(at, at / divisor);
+}
+
+/** The largest power of two at most `bound` and `joinBatchMax` that divides `at` (1 when `bound` < 2). */
+export function batchAt(at: number, bound: number): number {
   let b = 1;
-  while (b * 2 <= at / divisor && b * 2 <= joinBatchMax) b *= 2;
+  while (b * 2 <= bound && b * 2 <= joinBatchMax) b *= 2;
   while (at % b !== 0) b /= 2;
   return b;
 }
@@ -171,6 +185,9 @@ export interface ModelState {
   readonly counters: JoinCounters;
   readonly rng: readonly [number, number, number, number];
 }
+
+/** No peer, in a plan (`planRecycle`). */
+export const noPeer = 0xffff_ffff;
 
 /** `foreseeEvictions` could not tell (the far end's choice is made when the link is applied). */
 export const victimUnknown = -2;
@@ -249,6 +266,9 @@ export class ScaleNetwork implements PeerView {
   private batchMark = 0;
   /** A far end's row with the planned link added (`foreseeEvictions`). */
   private readonly rowScratch: Uint32Array;
+  /** Peers whose degree or row a join's foreseen links change, and the degree change (`foreseeEvictions`). */
+  private readonly changedPeers: Uint32Array;
+  private readonly changedDelta: Int32Array;
 
   /**
    * `arrays`: 'shared' allocates the state over SharedArrayBuffers (for build helpers, `attach`);
@@ -278,6 +298,9 @@ export class ScaleNetwork implements PeerView {
     this.visited = new Uint32Array(Math.ceil(capacity / 32));
     this.slotSector = new Uint8Array(this.slotStride);
     this.rowScratch = new Uint32Array(this.slotStride);
+    // Two changes at most per planned link (its far end and the neighbour that end drops).
+    this.changedPeers = new Uint32Array(2 * this.slotStride + 2);
+    this.changedDelta = new Int32Array(2 * this.slotStride + 2);
   }
 
   /** The state lives in SharedArrayBuffers (see the constructor). */
@@ -638,9 +661,16 @@ export class ScaleNetwork implements PeerView {
    * Routes one REGISTER from `requester` (whose own point or a steered point is in `target`),
    * starting at `start` with `randomHops` random hops. Returns the accepting peer or −1.
    */
-  register(requester: number, start: number, randomHops: number, target: Uint32Array, bonus: number): number {
+  register(
+    requester: number,
+    start: number,
+    randomHops: number,
+    target: Uint32Array,
+    bonus: number,
+    requesterBusy = this.busy[requester]!,
+  ): number {
     this.counters.registers++;
-    const acc = this.walk(requester, start, randomHops, target, bonus);
+    const acc = this.walk(requester, start, randomHops, target, bonus, requesterBusy);
     // Clear the walk's visit bits (the walk lists the peers it marked).
     for (let i = 0; i < this.walked; i++) {
       const p = this.walkList[i]!;
@@ -656,6 +686,7 @@ export class ScaleNetwork implements PeerView {
     randomHops: number,
     target: Uint32Array,
     bonus: number,
+    requesterBusy: number,
   ): number {
     const visited = this.visited;
     const stride = this.slotStride;
@@ -671,7 +702,6 @@ export class ScaleNetwork implements PeerView {
       cur = n;
       hops++;
     }
-    const requesterBusy = this.busy[requester]!;
     const slotsMax = this.params.softMax + 1;
     // A planned newcomer's links are in its own row only: whether a peer is linked to it is read there.
     const planning = this.plan !== null;
@@ -799,31 +829,38 @@ export class ScaleNetwork implements PeerView {
     this.slots.fill(0, base, base + this.slotStride);
     this.degree[p] = 0;
     this.busy[p] = 0;
-    const softMax = this.params.softMax;
     for (let k = 0; k < length; k++) {
       const e = plan[offset + k]!;
-      const other = e & slotPeerMask;
-      // The far end's eviction as foreseen holds while its row is as the batch found it and every
-      // member's spare status (the one input of the choice that other joins may change) is as foreseen.
-      const untouched = foreseen !== undefined && this.touched![other] !== this.batchMark;
-      this.addLink(p, other, e >= longLinkFlag);
-      this.evictAbove(p, softMax);
-      if (this.degree[other]! <= softMax) continue;
-      const i = offset + k;
-      if (
-        untouched &&
-        foreseen.victims[i] !== victimUnknown &&
-        this.spareBits(other) === foreseen.spares[i]
-      ) {
-        const j = foreseen.victims[i]!;
-        if (j >= 0) this.dropSlot(other, j, foreseen.masks[i]!);
-        this.foreseenHits++;
-      } else {
-        this.evictAbove(other, softMax);
-      }
+      this.connectForeseen(p, e & slotPeerMask, e >= longLinkFlag, foreseen, offset + k);
     }
     this.drainDeficit();
     return p;
+  }
+
+  /**
+   * `connect(p, other, long)` with the far end's eviction as foreseen at `foreseen[i]` when that still
+   * holds: the far end's row is as the batch found it and every member's spare status (the one input of
+   * the choice that other steps may change) is as foreseen. Otherwise the far end chooses now.
+   */
+  private connectForeseen(
+    p: number,
+    other: number,
+    long: boolean,
+    foreseen: ForeseenEvictions | undefined,
+    i: number,
+  ): void {
+    const softMax = this.params.softMax;
+    const untouched = foreseen !== undefined && this.touched![other] !== this.batchMark;
+    this.addLink(p, other, long);
+    this.evictAbove(p, softMax);
+    if (this.degree[other]! <= softMax) return;
+    if (untouched && foreseen.victims[i] !== victimUnknown && this.spareBits(other) === foreseen.spares[i]) {
+      const j = foreseen.victims[i]!;
+      if (j >= 0) this.dropSlot(other, j, foreseen.masks[i]!);
+      this.foreseenHits++;
+    } else {
+      this.evictAbove(other, softMax);
+    }
   }
 
   /** Evictions taken from `foreseeEvictions` (a measurement of the batched build, not part of the state). */
@@ -849,10 +886,51 @@ export class ScaleNetwork implements PeerView {
   }
 
   /**
+   * What `other` evicts when p links to it (its row with p added, the members in `spares` spare), into
+   * `out[i]`; returns the slot (`deg` is p's) or −1. Reads only.
+   */
+  private foreseeOne(
+    p: number,
+    other: number,
+    long: boolean,
+    spares: number,
+    out: ForeseenEvictions,
+    i: number,
+  ): number {
+    const policy = this.params.policy;
+    const deg = this.degree[other]!;
+    const row = this.rowScratch;
+    const base = other * this.slotStride;
+    for (let j = 0; j < deg; j++) row[j] = this.slots[base + j]!;
+    // As `addLink` would write it: p at the end, with the link's long flag.
+    row[deg] = p | (long ? longLinkFlag : 0);
+    const j = evictionVictimOfRow(
+      this,
+      other,
+      row,
+      0,
+      deg + 1,
+      policy.sectorBonus,
+      policy.occlusionWeight,
+      this.sectorScratch,
+      this.slotSector,
+      policy.spareAwareEviction ? this.params.minNeighbors : 0,
+      this.params.spareEvictionMargin,
+      policy.spareAwareEviction ? spares : -1,
+    );
+    out.victims[i] = j;
+    out.spares[i] = spares;
+    if (j >= 0) out.masks[i] = this.maskWithout(deg + 1, j);
+    return j;
+  }
+
+  /**
    * After `planJoin(p)` on a planning thread: for each planned link, what its far end would evict when the
-   * link is made (`evictAbove` of its row with p added, p holding the links before it), so `applyPlanned`
-   * need not choose again while nothing it depends on has changed. Reads only; p's row and degree are
-   * its own.
+   * link is made (`evictAbove` of its row with p added), so `applyPlanned` need not choose again while
+   * nothing the choice depends on has changed. The choice depends on the far end's row and on which of its
+   * members are spare (degree above the minimum); the degrees are taken as they will be when the link is
+   * made, after the join's earlier links and the evictions foreseen for them (a far end whose row one of
+   * those changed is left to choose then). Reads the network only; p's row and degree are its own.
    */
   foreseeEvictions(
     p: number,
@@ -863,47 +941,65 @@ export class ScaleNetwork implements PeerView {
   ): void {
     const stride = this.slotStride;
     const softMax = this.params.softMax;
-    const row = this.rowScratch;
     const policy = this.params.policy;
     const spareAbove = policy.spareAwareEviction ? this.params.minNeighbors : 0;
+    // Degree changes and changed rows foreseen so far in this join (a few peers: searched linearly).
+    const changed = this.changedPeers;
+    const delta = this.changedDelta;
+    let changes = 0;
+    const find = (q: number): number => {
+      for (let c = 0; c < changes; c++) if (changed[c] === q) return c;
+      return -1;
+    };
+    const note = (q: number, d: number): void => {
+      const c = find(q);
+      if (c >= 0) delta[c] = delta[c]! + d;
+      else {
+        changed[changes] = q;
+        delta[changes++] = d;
+      }
+    };
+    const degreeOf = (q: number): number => {
+      const c = find(q);
+      return this.degree[q]! + (c >= 0 ? delta[c]! : 0);
+    };
+    // p's links so far, less those its far ends will have dropped.
+    let own = 0;
     for (let k = 0; k < length; k++) {
       const i = offset + k;
       const e = plan[i]!;
       const other = e & slotPeerMask;
       const deg = this.degree[other]!;
+      own++;
       out.spares[i] = 0;
-      // No eviction to foresee; or more slots than spare bits.
-      if (deg + 1 <= softMax || stride > 32) {
-        out.victims[i] = victimUnknown;
+      out.victims[i] = victimUnknown;
+      // A row an earlier link of this join changes, or more slots than spare bits: chosen when applied.
+      if (find(other) >= 0 || stride > 31) {
+        note(other, 1);
         continue;
       }
-      const base = other * stride;
-      for (let j = 0; j < deg; j++) row[j] = this.slots[base + j]!;
-      // As `addLink` would write it: p at the end, with the link's long flag.
-      row[deg] = p | (e >= longLinkFlag ? longLinkFlag : 0);
-      this.degree[p] = k + 1;
-      const j = evictionVictimOfRow(
-        this,
-        other,
-        row,
-        0,
-        deg + 1,
-        policy.sectorBonus,
-        policy.occlusionWeight,
-        this.sectorScratch,
-        this.slotSector,
-        spareAbove,
-        this.params.spareEvictionMargin,
-      );
-      out.victims[i] = j;
-      if (j >= 0) out.masks[i] = this.maskWithout(deg + 1, j);
-      if (spareAbove > 0) {
-        let bits = 0;
-        for (let m = 0; m <= deg; m++) if (this.degree[row[m]! & slotPeerMask]! > spareAbove) bits |= 1 << m;
-        out.spares[i] = bits;
+      if (deg + 1 <= softMax) {
+        note(other, 1);
+        continue;
       }
+      let spares = 0;
+      if (spareAbove > 0) {
+        const base = other * stride;
+        for (let m = 0; m < deg; m++)
+          if (degreeOf(this.slots[base + m]! & slotPeerMask) > spareAbove) spares |= 1 << m;
+        if (own > spareAbove) spares |= 1 << deg;
+      }
+      const j = this.foreseeOne(p, other, e >= longLinkFlag, spares, out, i);
+      if (j < 0) {
+        note(other, 1);
+        continue;
+      }
+      // The far end keeps its degree; the dropped neighbour loses a link and its row changes.
+      note(other, 0);
+      const gone = j === deg ? p : this.slots[other * stride + j]! & slotPeerMask;
+      if (gone === p) own--;
+      else note(gone, -1);
     }
-    this.degree[p] = length;
   }
 
   /** Gap filling: a steered REGISTER into each empty sector of p. */
@@ -1021,15 +1117,7 @@ export class ScaleNetwork implements PeerView {
       if (onProgress !== undefined && i % upkeepTickEvery === 0 && !onProgress(i)) return;
       const p = this.joinOrder[i]!;
       if (!this.isAlive(p) || this.degree[p]! < this.params.minNeighbors) continue;
-      const j = evictionVictim(
-        this,
-        p,
-        bonus,
-        this.params.policy.occlusionWeight,
-        this.sectorScratch,
-        this.slotSector,
-        0,
-      );
+      const j = this.recycleVictim(p);
       if (j < 0) continue;
       const worst = this.slots[p * this.slotStride + j]! & slotPeerMask;
       this.unlink(p, worst);
@@ -1048,6 +1136,93 @@ export class ScaleNetwork implements PeerView {
       if (this.degree[p]! < this.params.minNeighbors) this.fillToMinimum(p, 2);
       this.drainDeficit();
     }
+  }
+
+  /** The slot p drops in a recycling step: its worst link by value alone (no preference for spares). */
+  private recycleVictim(p: number): number {
+    const policy = this.params.policy;
+    return evictionVictim(
+      this,
+      p,
+      policy.sectorBonus,
+      policy.occlusionWeight,
+      this.sectorScratch,
+      this.slotSector,
+      0,
+    );
+  }
+
+  /**
+   * Plans peer p's step of a recycling round (`recycle`) against the network as it is, reading only: the
+   * link it drops (`out[offset]`) and the peer its REGISTER reaches (`out[offset + 1]`), each `noPeer`
+   * when there is none. The walk starts where `recycle` would start it after the drop, with p's busy mask
+   * after the drop; the dropped neighbour still counts as linked (it cannot accept again). `rng` is the
+   * step's own stream. `applyRecycle` carries the plan out.
+   */
+  planRecycle(p: number, rng: FastRng, out: Uint32Array, offset: number, foreseen: ForeseenEvictions): void {
+    out[offset] = noPeer;
+    out[offset + 1] = noPeer;
+    foreseen.victims[offset] = victimUnknown;
+    if (!this.isAlive(p) || this.degree[p]! < this.params.minNeighbors) return;
+    const bonus = this.params.policy.sectorBonus;
+    const j = this.recycleVictim(p);
+    if (j < 0) return;
+    const deg = this.degree[p]!;
+    const base = p * this.slotStride;
+    out[offset] = this.slots[base + j]! & slotPeerMask;
+    const busyAfter = this.maskWithout(deg, j);
+    const saved = this.rng;
+    this.rng = rng;
+    try {
+      // `viaPeer` after the drop: slot j then holds what was the last slot.
+      let via = -1;
+      if (deg > 1) {
+        const k = rng.int(deg - 1);
+        const n = this.slots[base + (k === j ? deg - 1 : k)]! & slotPeerMask;
+        if (this.isAlive(n)) via = n;
+      }
+      if (via < 0) via = this.randomPeer(p);
+      if (via < 0) return;
+      const hops = rng.int(this.params.randomHopsMax + 1);
+      const acc = this.register(p, via, hops, this.ownPoint(p), bonus, busyAfter);
+      if (acc < 0) return;
+      out[offset + 1] = acc;
+      // The far end's eviction, with p's degree as it will be (one link dropped, one made) and the dropped
+      // neighbour's one less.
+      const accDeg = this.degree[acc]!;
+      if (accDeg + 1 <= this.params.softMax || this.slotStride > 31) return;
+      const min = this.params.minNeighbors;
+      let spares = 0;
+      const accBase = acc * this.slotStride;
+      for (let m = 0; m < accDeg; m++) {
+        const q = this.slots[accBase + m]! & slotPeerMask;
+        if (this.degree[q]! - (q === out[offset] ? 1 : 0) > min) spares |= 1 << m;
+      }
+      if (deg > min) spares |= 1 << accDeg;
+      this.foreseeOne(p, acc, false, spares, foreseen, offset);
+    } finally {
+      this.rng = saved;
+    }
+  }
+
+  /**
+   * Peer p's recycling step along its plan (`planRecycle`), at its turn in the round: drops the planned
+   * link if p still holds it and is at or above the minimum, links the peer the REGISTER reached if they
+   * are not linked by now, registers again below the minimum and runs the queued re-registrations.
+   */
+  applyRecycle(p: number, plan: Uint32Array, offset: number, foreseen?: ForeseenEvictions): void {
+    const worst = plan[offset]!;
+    if (worst === noPeer) return;
+    const min = this.params.minNeighbors;
+    if (this.degree[p]! >= min && isLinked(this, p, worst)) {
+      this.unlink(p, worst);
+      if (this.degree[worst]! < min) this.queueDeficit(worst);
+    }
+    const acc = plan[offset + 1]!;
+    if (acc !== noPeer && acc !== p && this.isAlive(acc) && !isLinked(this, p, acc))
+      this.connectForeseen(p, acc, false, foreseen, offset);
+    if (this.degree[p]! < min) this.fillToMinimum(p, 2);
+    this.drainDeficit();
   }
 
   /** Marks a share of peers dead and removes their links (no repair). Returns the dead count. */

@@ -55,13 +55,14 @@ describe('per-join streams', () => {
   });
 });
 
-/** A batched build of n peers on this thread; returns the network and the evictions applied as foreseen. */
+/** A batched build of n peers and one batched recycling round, on this thread. */
 function batchedBuild(n: number, divisor: number, foresee: boolean): ScaleNetwork {
   const params = joinParamsFor(13, routingPolicyDefault, { joinBatchDivisor: divisor });
   const model = new ScaleNetwork(n, params, new FastRng(new SeededRng('batched').fork('build')));
   model.prepare(n);
   const joins = new BatchedJoins(model, [11, 22, 33, 44], 1, foresee);
   while (model.joined < n) joins.joinBatch();
+  joins.recycleRound(undefined, 0, 0);
   joins.close();
   return model;
 }
@@ -70,7 +71,7 @@ describe('batched joins', () => {
   const n = 20_000;
   const foreseen = batchedBuild(n, 16, true);
 
-  it('apply foreseen evictions exactly as evictions chosen when the link is made', () => {
+  it('apply foreseen evictions exactly as evictions chosen when the link is made (joins, recycling)', () => {
     const chosen = batchedBuild(n, 16, false);
     expect(foreseen.foreseenHits).toBeGreaterThan(n / 4);
     expect(chosen.foreseenHits).toBe(0);
@@ -107,8 +108,9 @@ describe('batched joins', () => {
 
   it('route as well as joins one at a time (1e4 peers, same seed)', () => {
     const base = { peers: 1e4, routes: 4000, stretchSamples: 0, seed: 'batch-quality' };
-    const one = runScale(scaleOptionsDefault(base));
+    const one = runScale(scaleOptionsDefault({ ...base, join: { joinBatchDivisor: 0 } }));
     const batched = runScale(scaleOptionsDefault({ ...base, join: { joinBatchDivisor: 64 } }));
+    expect(one.join?.joinBatchDivisor).toBe(0);
     expect(batched.join?.joinBatchDivisor).toBe(64);
     expect(batched.deliveredRatio).toBe(1);
     expect(batched.neighborsMean).toBeGreaterThan(13);

@@ -17,17 +17,22 @@
  * synchronous loop); a helper's failure is reported back through a message port read synchronously.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { FastRng } from './fast-rng.js';
 import {
+  batchAt,
   type ForeseenEvictions,
   type JoinCounters,
   joinBatchAt,
   joinBatchMax,
   type ScaleNetwork,
+  upkeepTickEvery,
 } from './model.js';
 
+/** Threads a build plans on by default: the cores, up to 2 (more gain little: applying the plans is serial). */
+export const buildThreadsDefault = Math.max(1, Math.min(2, availableParallelism()));
 /** Threads a build uses at most (the build thread and its helpers). */
 export const buildThreadsMax = 16;
 /** A helper silent for this long while planning is taken to be lost (ms). */
@@ -43,9 +48,32 @@ export const Ctl = {
   Count: 2,
   /** Peers prepared (the helpers' `count`). */
   Prepared: 3,
+  /** Peers joined before the batch (the helpers' `joined`). */
+  Joined: 4,
+  /** What the batch plans: `BatchKind`. */
+  Kind: 5,
+  /** The recycling round (for `BatchKind.recycle`). */
+  Round: 6,
+  /** The next position in the batch no thread has taken yet (threads take `claimSize` at a time). */
+  Next: 7,
   /** Per helper h (1-based): the last batch it finished, at `Done + h − 1`; −1 after a failure. */
-  Done: 4,
+  Done: 8,
 } as const;
+
+/** Positions a thread takes at a time from a batch (small: a late thread finds work left). */
+export const claimSize = 4;
+
+/** Batches of joins, or of the steps of a recycling round. */
+export const BatchKind = { joins: 0, recycle: 1 } as const;
+export type BatchKind = (typeof BatchKind)[keyof typeof BatchKind];
+
+/** The streams of recycling round `round`: the join streams' key, changed in its first word. */
+function recycleKey(
+  planKey: readonly [number, number, number, number],
+  round: number,
+): [number, number, number, number] {
+  return [(planKey[0] ^ Math.imul(round + 1, 0x5bd1_e995)) >>> 0, planKey[1], planKey[2], planKey[3]];
+}
 
 const counterNames = [
   'registers',
@@ -61,7 +89,6 @@ export const counterCount = counterNames.length;
 /** What a helper is given at start (`workerData`). */
 export interface HelperInput {
   readonly helper: number;
-  readonly threads: number;
   readonly capacity: number;
   readonly params: ScaleNetwork['params'];
   readonly arrays: ReturnType<ScaleNetwork['sharedArrays']>;
@@ -110,26 +137,48 @@ export function resetCounters(c: JoinCounters): void {
   for (const k of counterNames) c[k] = 0;
 }
 
-/** Plans the share of a batch that falls to thread `thread` of `threads`: positions k ≡ thread (mod threads). */
+/** A batch to plan: its kind, first position, size and (recycling) round. */
+export interface Batch {
+  readonly kind: BatchKind;
+  readonly start: number;
+  readonly count: number;
+  readonly round: number;
+}
+
+/**
+ * Plans positions of a batch until none is left: `control` null plans them all on this thread; otherwise
+ * positions are taken `claimSize` at a time from `Ctl.Next`, so threads that run faster plan more. A
+ * plan depends on its position alone, so who plans what does not matter to the result.
+ */
 export function planShare(
   model: ScaleNetwork,
   rng: FastRng,
   planKey: readonly [number, number, number, number],
-  start: number,
-  count: number,
-  thread: number,
-  threads: number,
+  batch: Batch,
+  control: Int32Array | null,
   plans: Uint32Array,
   lengths: Uint8Array,
   foreseen: ForeseenEvictions,
 ): void {
   const stride = model.slotStride;
-  for (let k = thread; k < count; k += threads) {
-    rng.reseed(planKey, start + k);
-    const p = model.joinOrder[start + k]!;
-    const length = model.planJoin(p, rng, plans, k * stride);
-    lengths[k] = length;
-    model.foreseeEvictions(p, plans, k * stride, length, foreseen);
+  const { start, count } = batch;
+  const recycle = batch.kind === BatchKind.recycle;
+  const key = recycle ? recycleKey(planKey, batch.round) : planKey;
+  for (let from = 0; ; from += claimSize) {
+    if (control !== null) from = Atomics.add(control, Ctl.Next, claimSize);
+    if (from >= count) return;
+    const to = Math.min(count, from + claimSize);
+    for (let k = from; k < to; k++) {
+      rng.reseed(key, start + k);
+      const p = model.joinOrder[start + k]!;
+      if (recycle) {
+        model.planRecycle(p, rng, plans, k * stride, foreseen);
+        continue;
+      }
+      const length = model.planJoin(p, rng, plans, k * stride);
+      lengths[k] = length;
+      model.foreseeEvictions(p, plans, k * stride, length, foreseen);
+    }
   }
 }
 
@@ -173,7 +222,6 @@ export class BatchedJoins {
       const { port1, port2 } = new MessageChannel();
       const input: HelperInput = {
         helper: h,
-        threads: helperCount + 1,
         capacity: model.capacity,
         params: model.params,
         arrays: model.sharedArrays(),
@@ -205,42 +253,67 @@ export class BatchedJoins {
       model.joinNext();
       return 1;
     }
-    const threads = this.helpers.length > 0 && count >= 4 * this.threads ? this.threads : 1;
-    const c = this.control;
-    if (threads > 1) {
-      this.seq++;
-      Atomics.store(c, Ctl.Start, start);
-      Atomics.store(c, Ctl.Count, count);
-      Atomics.store(c, Ctl.Prepared, model.count);
-      Atomics.store(c, Ctl.Seq, this.seq);
-      Atomics.notify(c, Ctl.Seq);
-    }
-    planShare(
-      model,
-      this.rng,
-      this.planKey,
-      start,
-      count,
-      0,
-      threads,
-      this.plans,
-      this.lengths,
-      this.foreseen,
-    );
-    if (threads > 1) {
-      for (let h = 1; h < threads; h++) this.awaitHelper(h);
-      const counters = model.counters;
-      for (let h = 1; h < threads; h++) {
-        counterNames.forEach((k, i) => {
-          counters[k] += this.helperCounters[h * counterCount + i]!;
-        });
-      }
-    }
+    this.plan({ kind: BatchKind.joins, start, count, round: 0 });
     const stride = model.slotStride;
     model.beginBatch();
     for (let k = 0; k < count; k++)
       model.applyPlanned(this.plans, k * stride, this.lengths[k]!, this.foresee ? this.foreseen : undefined);
     return count;
+  }
+
+  /**
+   * Recycling round `round` from join position `start` (`ScaleNetwork.recycle`, in batches: each peer's
+   * step planned against the network as its batch began, `planRecycle`, then applied in join order).
+   * `onProgress` is asked at the same positions as `recycle` asks it; false stops the round there.
+   */
+  recycleRound(onProgress: ((done: number) => boolean) | undefined, start: number, round: number): void {
+    const model = this.model;
+    const n = model.joined;
+    const bound = n / model.params.joinBatchDivisor;
+    const stride = model.slotStride;
+    for (let i = start; i < n; ) {
+      if (onProgress !== undefined && i % upkeepTickEvery === 0 && !onProgress(i)) return;
+      const count = Math.min(batchAt(i, bound), n - i);
+      this.plan({ kind: BatchKind.recycle, start: i, count, round });
+      model.beginBatch();
+      const foreseen = this.foresee ? this.foreseen : undefined;
+      for (let k = 0; k < count; k++)
+        model.applyRecycle(model.joinOrder[i + k]!, this.plans, k * stride, foreseen);
+      i += count;
+    }
+  }
+
+  /** Batches planned so far. */
+  batches = 0;
+
+  /** Plans a batch on every thread (on this one alone when it is small) and gathers the helpers' counters. */
+  private plan(batch: Batch): void {
+    const model = this.model;
+    this.batches++;
+    const threads = this.helpers.length > 0 && batch.count >= 4 * this.threads ? this.threads : 1;
+    const c = this.control;
+    if (threads > 1) {
+      this.seq++;
+      Atomics.store(c, Ctl.Start, batch.start);
+      Atomics.store(c, Ctl.Count, batch.count);
+      Atomics.store(c, Ctl.Prepared, model.count);
+      Atomics.store(c, Ctl.Joined, model.joined);
+      Atomics.store(c, Ctl.Kind, batch.kind);
+      Atomics.store(c, Ctl.Round, batch.round);
+      Atomics.store(c, Ctl.Next, 0);
+      Atomics.store(c, Ctl.Seq, this.seq);
+      Atomics.notify(c, Ctl.Seq);
+    }
+    const claims = threads > 1 ? c : null;
+    planShare(model, this.rng, this.planKey, batch, claims, this.plans, this.lengths, this.foreseen);
+    if (threads === 1) return;
+    for (let h = 1; h < threads; h++) this.awaitHelper(h);
+    const counters = model.counters;
+    for (let h = 1; h < threads; h++) {
+      counterNames.forEach((k, i) => {
+        counters[k] += this.helperCounters[h * counterCount + i]!;
+      });
+    }
   }
 
   private awaitHelper(h: number): void {

@@ -26,7 +26,7 @@ import {
   ScaleNetwork,
   slotStrideFor,
 } from './model.js';
-import { BatchedJoins } from './parallel-build.js';
+import { BatchedJoins, buildThreadsDefault } from './parallel-build.js';
 import { EngineSearchRouter, type PeerRouter, Router, type RouteStats, sampleRoutes } from './routes.js';
 import { type GraphShape, graphShape } from './shape.js';
 import { modelSnapshot, modelSnapshotDefaults, traceRoute } from './snapshot.js';
@@ -53,7 +53,7 @@ export interface ScaleOptions {
   readonly inviteSearch?: 'model' | 'engine';
   /**
    * Threads planning batched joins (`join.joinBatchDivisor` > 0; `parallel-build.ts`). The result does
-   * not depend on it. Default 1.
+   * not depend on it. Default `buildThreadsDefault`.
    */
   readonly buildThreads?: number;
 }
@@ -168,8 +168,9 @@ class TroubledRoutes {
 
 /** Estimated peak bytes of a run (for the refusal before any work). */
 export function estimateBytes(opts: Pick<ScaleOptions, 'peers' | 'neighbors' | 'topology'>): number {
-  // Model + visit marks + BFS scratch + the build's transient join order, sort keys and radix buffers.
-  const perPeer = bytesPerPeer(slotStrideFor(opts.neighbors)) + 4 + 8 + 16;
+  // Model + visit marks + BFS scratch + the build's transient join order, sort keys and radix buffers,
+  // and the batched build's touched marks (2 B) and helpers' walk bits.
+  const perPeer = bytesPerPeer(slotStrideFor(opts.neighbors)) + 4 + 8 + 16 + 3;
   const factor = opts.topology === '8d' ? 1 : 2.5; // baselines keep extra arrays while building
   return 200 * 2 ** 20 + opts.peers * perPeer * factor;
 }
@@ -373,7 +374,7 @@ function buildDrp(
   tick: (phase: string, total: number) => Tick,
   stopped: () => boolean,
 ): { model: ScaleNetwork; seconds: number } {
-  const threads = params.joinBatchDivisor > 0 ? (opts.buildThreads ?? 1) : 1;
+  const threads = params.joinBatchDivisor > 0 ? (opts.buildThreads ?? buildThreadsDefault) : 1;
   const model = new ScaleNetwork(opts.peers, params, rng, threads > 1 ? 'shared' : undefined);
   const ck = hooks.checkpoint;
   const key = buildKeyOf(opts.peers, opts.seed, params);
@@ -431,52 +432,54 @@ function buildDrp(
       return go;
     };
   };
-  if (from.stage === 'joins') {
-    const buildTick = stageTick('joins', 0, 'build', opts.peers);
-    if (params.joinBatchDivisor === 0) {
-      for (let i = from.index; i < opts.peers; i++) {
-        if (i % joinTickEvery === 0 && !buildTick(i)) break;
-        model.joinNext();
-      }
-    } else {
+  // Batched joins (and recycling rounds) plan on helper threads; one join at a time does not.
+  const batches = params.joinBatchDivisor > 0 ? new BatchedJoins(model, planKey, threads) : null;
+  try {
+    if (from.stage === 'joins') {
+      const buildTick = stageTick('joins', 0, 'build', opts.peers);
       // Batches divide `joinTickEvery` (`joinBatchAt`), so every progress check falls between two.
-      const batches = new BatchedJoins(model, planKey, threads);
-      const planners = batches.threads;
-      try {
-        for (let i = from.index; i < opts.peers; ) {
-          if (i % joinTickEvery === 0 && !buildTick(i)) break;
+      for (let i = from.index; i < opts.peers; ) {
+        if (i % joinTickEvery === 0 && !buildTick(i)) break;
+        if (batches === null) {
+          model.joinNext();
+          i++;
+        } else {
           i += batches.joinBatch();
         }
-      } finally {
-        batches.close();
       }
+    }
+    const upkeep = [
+      {
+        stage: 'recycle',
+        rounds: params.recycleRounds,
+        label: 'recycle',
+        run: (t: Tick, start: number, round: number) =>
+          batches === null ? model.recycle(t, start) : batches.recycleRound(t, start, round),
+      },
+      {
+        stage: 'refine',
+        rounds: params.refineRounds,
+        label: 'upkeep',
+        run: (t: Tick, start: number) => model.refine(t, start),
+      },
+    ] as const;
+    const stages: readonly BuildPosition['stage'][] = ['joins', 'recycle', 'refine', 'built'];
+    for (const u of upkeep) {
+      if (stages.indexOf(from.stage) > stages.indexOf(u.stage)) continue;
+      for (let r = from.stage === u.stage ? from.round : 0; r < u.rounds && !stopped(); r++) {
+        const start = from.stage === u.stage && from.round === r ? from.index : 0;
+        u.run(stageTick(u.stage, r, `${u.label} ${r + 1}`, model.count), start, r);
+      }
+    }
+    if (batches !== null && batches.batches > 0) {
+      const t = batches.threads;
       note(
-        `joins: batched, planned on ${planners} thread${planners === 1 ? '' : 's'}; ` +
+        `build: batched, planned on ${t} thread${t === 1 ? '' : 's'}; ` +
           `${model.foreseenHits.toLocaleString('en-US')} far-end evictions applied as foreseen`,
       );
     }
-  }
-  const upkeep = [
-    {
-      stage: 'recycle',
-      rounds: params.recycleRounds,
-      label: 'recycle',
-      run: (t: Tick, start: number) => model.recycle(t, start),
-    },
-    {
-      stage: 'refine',
-      rounds: params.refineRounds,
-      label: 'upkeep',
-      run: (t: Tick, start: number) => model.refine(t, start),
-    },
-  ] as const;
-  const stages: readonly BuildPosition['stage'][] = ['joins', 'recycle', 'refine', 'built'];
-  for (const u of upkeep) {
-    if (stages.indexOf(from.stage) > stages.indexOf(u.stage)) continue;
-    for (let r = from.stage === u.stage ? from.round : 0; r < u.rounds && !stopped(); r++) {
-      const start = from.stage === u.stage && from.round === r ? from.index : 0;
-      u.run(stageTick(u.stage, r, `${u.label} ${r + 1}`, model.count), start);
-    }
+  } finally {
+    batches?.close();
   }
   if (!stopped()) save({ stage: 'built', round: 0, index: 0 });
   return { model, seconds: seconds() };
@@ -509,7 +512,7 @@ function joinSummary(p: JoinParams): Record<string, number | boolean> {
     ...(p.spareEvictionMargin === Number.POSITIVE_INFINITY
       ? {}
       : { spareEvictionMargin: p.spareEvictionMargin }),
-    ...(p.joinBatchDivisor === 0 ? {} : { joinBatchDivisor: p.joinBatchDivisor }),
+    joinBatchDivisor: p.joinBatchDivisor,
   };
 }
 

@@ -17,7 +17,14 @@ import { runScale, scaleOptionsDefault, stripTimings } from './run.js';
 
 describe('scale run', () => {
   it('same seed gives identical JSON at 1e4 peers; another seed differs', () => {
-    const opts = scaleOptionsDefault({ peers: 1e4, routes: 5000, seed: 'determinism', churn: 0.1 });
+    // One join at a time (batched joins, the default, are pinned below).
+    const opts = scaleOptionsDefault({
+      peers: 1e4,
+      routes: 5000,
+      seed: 'determinism',
+      churn: 0.1,
+      join: { joinBatchDivisor: 0 },
+    });
     const a = JSON.stringify(stripTimings(runScale(opts)));
     const b = JSON.stringify(stripTimings(runScale(opts)));
     expect(a).toBe(b);
@@ -37,6 +44,25 @@ describe('scale run', () => {
     expect([r.neighborsMean, r.hopsMean, r.deadEnds, r.stretchMean]).toEqual([13.3996, 4.7722, 83, 1.0938]);
     expect([r.churn?.beforeRepair.deadEnds, r.churn?.afterRepair.hopsMean]).toEqual([148, 4.7062]);
   });
+
+  it('batched joins (the default) give identical JSON for the same seed, pinned at 2e4 peers', () => {
+    const opts = scaleOptionsDefault({ peers: 2e4, routes: 5000, seed: 'determinism-batched', churn: 0.1 });
+    const a = JSON.stringify(stripTimings(runScale(opts)));
+    expect(JSON.stringify(stripTimings(runScale(opts)))).toBe(a);
+    const r = JSON.parse(a) as ReturnType<typeof stripTimings>;
+    expect(r.join?.joinBatchDivisor).toBe(1024);
+    expect(r.joinCounters).toEqual({
+      registers: 332769,
+      registerHops: 2766764,
+      registerFailures: 469,
+      evictions: 165490,
+      deficitDropped: 0,
+      longLinksMade: 0,
+      gapFills: 28025,
+    });
+    expect([r.neighborsMean, r.hopsMean, r.deadEnds, r.stretchMean]).toEqual([13.3943, 5.2154, 62, 1.2781]);
+    expect([r.churn?.beforeRepair.deadEnds, r.churn?.afterRepair.hopsMean]).toEqual([160, 5.1714]);
+  }, 60_000);
 
   it('shortest paths searched from both ends equal a plain BFS', () => {
     const net = new ScaleNetwork(

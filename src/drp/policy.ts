@@ -886,7 +886,9 @@ export function evictionVictim(
 /**
  * `evictionVictim` of `self` as if its slots were `row[base..base + deg)`: a row that is not (yet) the
  * view's, e.g. its row with one more link, evaluated where the view's row must not change (a join
- * planned on another thread, `sim/scale/model.ts`). The neighbours' points and degrees come from the view.
+ * planned on another thread, `sim/scale/model.ts`). The neighbours' points come from the view, and so do
+ * their degrees unless `spareMask` ≥ 0 gives which slots hold a spare neighbour (bit j: slot j; at most 31
+ * slots), for degrees as they will be rather than as the view holds them.
  */
 export function evictionVictimOfRow(
   view: PeerView,
@@ -900,6 +902,7 @@ export function evictionVictimOfRow(
   slotSector: Uint8Array,
   spareAboveDegree = 0,
   spareMargin = Number.POSITIVE_INFINITY,
+  spareMask = -1,
 ): number {
   const coords = view.coords;
   const off = self * dimensions;
@@ -977,7 +980,9 @@ export function evictionVictimOfRow(
     if (sectorScratch[slotSector[j]!] === 1) v += bonus;
     // With `spareAboveDegree`, a neighbour that can lose a link without falling below it (its advertised
     // degree is higher) is dropped before any neighbour that cannot, which would have to register again.
-    const spare = spareAboveDegree > 0 && view.degree[n]! > spareAboveDegree;
+    const spare =
+      spareAboveDegree > 0 &&
+      (spareMask >= 0 ? ((spareMask >>> j) & 1) === 1 : view.degree[n]! > spareAboveDegree);
     if (spareMargin !== Number.POSITIVE_INFINITY) {
       if (spare) v -= spareMargin;
       if (v < worstValue) {
