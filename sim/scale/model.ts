@@ -692,19 +692,21 @@ export class ScaleNetwork implements PeerView {
     const stride = this.slotStride;
     let cur = start;
     let hops = 0;
+    // A planned newcomer's links are in its own row only: whether a peer is linked to it is read there.
+    const planning = this.plan !== null;
     for (let r = 0; r < randomHops; r++) {
       const deg = this.degree[cur]!;
-      // Choose among the neighbours and the current peer itself; choosing itself ends the random phase.
-      const pick = this.rng.int(deg + 1);
-      if (pick === deg) break;
+      // Choose among the neighbours and the current peer itself; choosing itself ends the random phase. A
+      // planned newcomer counts among the neighbours of the peers it is linked to, as it will be.
+      const newcomer = planning && isLinked(this, requester, cur) ? 1 : 0;
+      const pick = this.rng.int(deg + 1 + newcomer);
+      if (pick >= deg) break;
       const n = this.slots[cur * stride + pick]! & slotPeerMask;
       if (n === requester || !this.isAlive(n)) break;
       cur = n;
       hops++;
     }
     const slotsMax = this.params.softMax + 1;
-    // A planned newcomer's links are in its own row only: whether a peer is linked to it is read there.
-    const planning = this.plan !== null;
     for (;;) {
       if (hops >= routeHopsMax) {
         this.counters.registerHops += hops;

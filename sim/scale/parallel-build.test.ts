@@ -161,6 +161,13 @@ describe('batched joins', () => {
         const parsed = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Parameters<typeof stripTimings>[0];
         return { result: stripTimings(parsed), stderr: r.stderr };
       };
+      const refused = spawnSync(process.execPath, [built, '--build-threads', '2', '--join-batch', '0'], {
+        encoding: 'utf8',
+      });
+      expect(refused.status).toBe(2);
+      expect(refused.stderr.trim().split('\n')).toEqual([
+        'drp-sim: error: --build-threads above 1 plans batched joins: --join-batch must not be 0',
+      ]);
       const one = run(1);
       const two = run(2);
       expect(one.stderr).toMatch(/planned on 1 thread;/);
