@@ -19,15 +19,16 @@ import {
 
 const input = workerData as HelperInput;
 const control = new Int32Array(input.control);
-const plans = new Uint32Array(input.plans);
-const lengths = new Uint8Array(input.planLengths);
-const counters = new Float64Array(input.counters);
-const foreseen = foreseenOf(input.foreseen);
-const rng = new FastRng({ uint32: () => 1 });
-const model = new ScaleNetwork(input.capacity, input.params, rng, input.arrays);
 const doneAt = Ctl.Done + input.helper - 1;
 let seen = 0;
 try {
+  // Set-up inside the try too: a failure here is reported like one while planning.
+  const plans = new Uint32Array(input.plans);
+  const lengths = new Uint8Array(input.planLengths);
+  const counters = new Float64Array(input.counters);
+  const foreseen = foreseenOf(input.foreseen);
+  const rng = new FastRng({ uint32: () => 1 });
+  const model = new ScaleNetwork(input.capacity, input.params, rng, input.arrays);
   for (;;) {
     Atomics.wait(control, Ctl.Seq, seen);
     const seq = Atomics.load(control, Ctl.Seq);

@@ -694,12 +694,19 @@ export function registerScaleCommand(program: Command): void {
               const i = next++;
               const c = configs[i]!;
               try {
-                // Runs at once share the cores: each plans on its share unless told otherwise.
-                const buildThreads =
-                  flags.buildThreads ?? Math.max(1, Math.floor(availableParallelism() / jobs));
+                // Runs at once share the cores: each plans its batches on its share unless told otherwise
+                // (one join at a time plans nothing).
+                const share = Math.max(1, Math.floor(availableParallelism() / jobs));
+                const buildThreads = flags.buildThreads ?? (flags.joinBatch > 0 ? share : undefined);
                 slots[i] = await runWithProgress(
                   optionsFromFlags(
-                    { ...flags, peers: c.peers, topology: c.topology, churn: 0, buildThreads },
+                    {
+                      ...flags,
+                      peers: c.peers,
+                      topology: c.topology,
+                      churn: 0,
+                      ...(buildThreads !== undefined ? { buildThreads } : {}),
+                    },
                     seed,
                   ),
                   { interrupt },

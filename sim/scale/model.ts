@@ -1195,12 +1195,14 @@ export class ScaleNetwork implements PeerView {
       if (accDeg + 1 <= this.params.softMax || this.slotStride > 31) return;
       const min = this.params.minNeighbors;
       let spares = 0;
-      const accBase = acc * this.slotStride;
-      for (let m = 0; m < accDeg; m++) {
-        const q = this.slots[accBase + m]! & slotPeerMask;
-        if (this.degree[q]! - (q === out[offset] ? 1 : 0) > min) spares |= 1 << m;
+      if (this.params.policy.spareAwareEviction) {
+        const accBase = acc * this.slotStride;
+        for (let m = 0; m < accDeg; m++) {
+          const q = this.slots[accBase + m]! & slotPeerMask;
+          if (this.degree[q]! - (q === out[offset] ? 1 : 0) > min) spares |= 1 << m;
+        }
+        if (deg > min) spares |= 1 << accDeg;
       }
-      if (deg > min) spares |= 1 << accDeg;
       this.foreseeOne(p, acc, false, spares, foreseen, offset);
     } finally {
       this.rng = saved;

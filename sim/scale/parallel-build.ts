@@ -235,6 +235,11 @@ export class BatchedJoins {
       };
       const worker = new Worker(url, { workerData: input, transferList: [port2] });
       worker.unref();
+      // A helper that cannot even start (its module fails to load) gives no answer: the build's wait for
+      // it times out (`helperStallMs`) and says so; its error is kept for that message.
+      worker.on('error', (err) => {
+        this.helperError ??= err.message;
+      });
       this.helpers.push({ worker, port: port1 });
     }
   }
@@ -283,6 +288,9 @@ export class BatchedJoins {
     }
   }
 
+  /** The first error a helper thread raised outside its own reporting (see the constructor). */
+  private helperError: string | undefined;
+
   /** Batches planned so far. */
   batches = 0;
 
@@ -329,8 +337,10 @@ export class BatchedJoins {
           `build helper ${h} failed: ${m === undefined ? 'no reason given' : String(m.message)}`,
         );
       }
-      if (waited >= helperStallMs)
-        throw new Error(`build helper ${h} gave no answer for ${helperStallMs} ms`);
+      if (waited >= helperStallMs) {
+        const why = this.helperError === undefined ? '' : ` (${this.helperError})`;
+        throw new Error(`build helper ${h} gave no answer for ${helperStallMs} ms${why}`);
+      }
       if (Atomics.wait(c, at, done, 1_000) === 'timed-out') waited += 1_000;
     }
   }

@@ -432,8 +432,10 @@ function buildDrp(
       return go;
     };
   };
-  // Batched joins (and recycling rounds) plan on helper threads; one join at a time does not.
-  const batches = params.joinBatchDivisor > 0 ? new BatchedJoins(model, planKey, threads) : null;
+  // Batched joins (and recycling rounds) plan on helper threads; one join at a time does not, nor does
+  // a build resumed past its recycling rounds.
+  const batching = params.joinBatchDivisor > 0 && (from.stage === 'joins' || from.stage === 'recycle');
+  const batches = batching ? new BatchedJoins(model, planKey, threads) : null;
   try {
     if (from.stage === 'joins') {
       const buildTick = stageTick('joins', 0, 'build', opts.peers);

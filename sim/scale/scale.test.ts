@@ -203,7 +203,8 @@ describe('bad input', () => {
     expect(r.err.trim().split('\n')).toHaveLength(1);
   });
 
-  it('scale-table takes its own --routes and --seed (options after the subcommand belong to it)', async () => {
+  /** Runs `drp-sim <args> --out F` in this process with its output silenced; returns F's path. */
+  const runTable = async (args: string[]): Promise<string> => {
     const out = join(mkdtempSync(join(tmpdir(), 'scale-')), 'table.json');
     const program = new Command('drp-sim').exitOverride();
     registerScaleCommand(program);
@@ -212,25 +213,17 @@ describe('bad input', () => {
     const writeErr = process.stderr.write;
     process.stderr.write = (() => true) as typeof process.stderr.write;
     try {
-      await program.parseAsync([
-        'node',
-        'drp-sim',
-        'scale-table',
-        '--sizes',
-        '500,800',
-        '--topologies',
-        '8d,chord',
-        '--routes',
-        '300',
-        '--seed',
-        's',
-        '--out',
-        out,
-      ]);
+      await program.parseAsync(['node', 'drp-sim', ...args, '--out', out]);
     } finally {
       process.stdout.write = write;
       process.stderr.write = writeErr;
     }
+    return out;
+  };
+
+  it('scale-table takes its own --routes and --seed (options after the subcommand belong to it)', async () => {
+    const sizes = ['scale-table', '--sizes', '500,800', '--topologies', '8d,chord'];
+    const out = await runTable([...sizes, '--routes', '300', '--seed', 's']);
     const table = JSON.parse(readFileSync(out, 'utf8')) as {
       seed: string;
       results: { peers: number; routes: number; topology: string }[];
@@ -242,6 +235,15 @@ describe('bad input', () => {
       '8d:800:300',
       'chord:800:300',
     ]);
+  });
+
+  it('scale-table --join-batch 0 builds one join at a time (no threads are asked for)', async () => {
+    const sizes = ['scale-table', '--sizes', '3000', '--topologies', '8d'];
+    const out = await runTable([...sizes, '--routes', '200', '--jobs', '1', '--join-batch', '0']);
+    const table = JSON.parse(readFileSync(out, 'utf8')) as {
+      results: { join: { joinBatchDivisor: number } }[];
+    };
+    expect(table.results.map((r) => r.join.joinBatchDivisor)).toEqual([0]);
   });
 
   it('scale-table runs at once only what fits in memory together', () => {
