@@ -40,14 +40,11 @@ export class FastRng {
     x = mix32((x + key[1]) >>> 0);
     x = mix32((x ^ key[2]) >>> 0);
     x = mix32((x + key[3]) >>> 0);
-    const next = (): number => {
-      x = (x + 0x9e37_79b9) >>> 0;
-      return mix32(x);
-    };
-    this.s0 = next() | 1;
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
+    // splitmix32 steps: the state words are the hashes of x + k·φ for k = 1..4.
+    this.s0 = mix32((x + 0x9e37_79b9) >>> 0) | 1;
+    this.s1 = mix32((x + 2 * 0x9e37_79b9) >>> 0);
+    this.s2 = mix32((x + 3 * 0x9e37_79b9) >>> 0);
+    this.s3 = mix32((x + 4 * 0x9e37_79b9) >>> 0);
   }
 
   /** A uniform u32. */

@@ -875,15 +875,22 @@ export class ScaleNetwork implements PeerView {
     if (this.batchMark === 1) this.touched.fill(0);
   }
 
-  /** Bit j: the peer in slot j of `self` is spare for eviction (its degree is above the minimum). */
-  private spareBits(self: number): number {
+  /**
+   * Bit j: the peer in slot j of `self` is spare for eviction (its degree is above the minimum); 0 without
+   * spare-aware eviction. For a row foreseen rather than current: `degreeOf` gives the members' degrees
+   * as they will be, and a newcomer of degree `newcomerDegree` ≥ 0 takes the slot after the last.
+   */
+  private spareBits(self: number, newcomerDegree = -1, degreeOf?: (q: number) => number): number {
     if (!this.params.policy.spareAwareEviction) return 0;
     const min = this.params.minNeighbors;
     const base = self * this.slotStride;
     const deg = this.degree[self]!;
     let bits = 0;
-    for (let j = 0; j < deg; j++)
-      if (this.degree[this.slots[base + j]! & slotPeerMask]! > min) bits |= 1 << j;
+    for (let j = 0; j < deg; j++) {
+      const q = this.slots[base + j]! & slotPeerMask;
+      if ((degreeOf === undefined ? this.degree[q]! : degreeOf(q)) > min) bits |= 1 << j;
+    }
+    if (newcomerDegree > min) bits |= 1 << deg;
     return bits;
   }
 
@@ -943,8 +950,6 @@ export class ScaleNetwork implements PeerView {
   ): void {
     const stride = this.slotStride;
     const softMax = this.params.softMax;
-    const policy = this.params.policy;
-    const spareAbove = policy.spareAwareEviction ? this.params.minNeighbors : 0;
     // Degree changes and changed rows foreseen so far in this join (a few peers: searched linearly).
     const changed = this.changedPeers;
     const delta = this.changedDelta;
@@ -984,13 +989,7 @@ export class ScaleNetwork implements PeerView {
         note(other, 1);
         continue;
       }
-      let spares = 0;
-      if (spareAbove > 0) {
-        const base = other * stride;
-        for (let m = 0; m < deg; m++)
-          if (degreeOf(this.slots[base + m]! & slotPeerMask) > spareAbove) spares |= 1 << m;
-        if (own > spareAbove) spares |= 1 << deg;
-      }
+      const spares = this.spareBits(other, own, degreeOf);
       const j = this.foreseeOne(p, other, e >= longLinkFlag, spares, out, i);
       if (j < 0) {
         note(other, 1);
@@ -1193,16 +1192,8 @@ export class ScaleNetwork implements PeerView {
       // neighbour's one less.
       const accDeg = this.degree[acc]!;
       if (accDeg + 1 <= this.params.softMax || this.slotStride > 31) return;
-      const min = this.params.minNeighbors;
-      let spares = 0;
-      if (this.params.policy.spareAwareEviction) {
-        const accBase = acc * this.slotStride;
-        for (let m = 0; m < accDeg; m++) {
-          const q = this.slots[accBase + m]! & slotPeerMask;
-          if (this.degree[q]! - (q === out[offset] ? 1 : 0) > min) spares |= 1 << m;
-        }
-        if (deg > min) spares |= 1 << accDeg;
-      }
+      const worst = out[offset]!;
+      const spares = this.spareBits(acc, deg, (q) => this.degree[q]! - (q === worst ? 1 : 0));
       this.foreseeOne(p, acc, false, spares, foreseen, offset);
     } finally {
       this.rng = saved;
