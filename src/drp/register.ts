@@ -151,6 +151,12 @@ export class RegisterRole {
   private readonly relays = new Map<string, Relay>();
   private readonly relaysByDownstream = new Map<string, Relay>();
   private readonly accepting = new Map<string, Accepting>();
+  /**
+   * Acceptances awaiting their ACK2, per registration (local peer index): their links are not among its
+   * neighbours yet, but they will be, so they count towards `neighborsHardMax` when the next REGISTER is
+   * offered. Without them a much-asked peer (an entry peer) accepted a burst past its maximum.
+   */
+  private readonly acceptsAwaitingAck2 = new Map<number, number>();
   private requestIdSeq: number;
   private lastTimestampMs = 0;
   /**
@@ -651,7 +657,7 @@ export class RegisterRole {
       first &&
       requesterHex !== peer.regIdHex &&
       !peer.neighbors.has(requesterHex) &&
-      peer.neighbors.size < e.config.neighborsHardMax &&
+      this.linksPromised(peer) < e.config.neighborsHardMax &&
       e.localPeers.every((lp) => lp.regIdHex !== requesterHex || allowSame);
     const view = peer.currentView();
     const target = pointOfRegIdCached(p.requesterRegId);
@@ -867,6 +873,7 @@ export class RegisterRole {
       timer: undefined,
     };
     this.accepting.set(relay.tx, acc);
+    this.countAwaitingAck2(peer, 1);
     e.record(AttentionLevel.higherLevelDetail, peer.name, 'REGISTER accepted: sending ACK1', () => ({
       tx: relay.tx,
       requester: hex(p.requesterRegId).slice(0, 16),
@@ -896,12 +903,33 @@ export class RegisterRole {
     }
   }
 
+  /**
+   * The links `peer` has or has committed to: its neighbours, its acceptances awaiting their ACK2 and
+   * its own REGISTER in flight. A REGISTER is accepted only while this is below `neighborsHardMax`.
+   */
+  linksPromised(peer: LocalPeer): number {
+    return (
+      peer.neighbors.size +
+      (this.acceptsAwaitingAck2.get(peer.index) ?? 0) +
+      (this.inFlight.has(peer.index) ? 1 : 0)
+    );
+  }
+
+  private countAwaitingAck2(peer: LocalPeer, delta: number): void {
+    const n = (this.acceptsAwaitingAck2.get(peer.index) ?? 0) + delta;
+    if (n > 0) this.acceptsAwaitingAck2.set(peer.index, n);
+    else this.acceptsAwaitingAck2.delete(peer.index);
+  }
+
   /** Tokens promised in ACK1/ACK2 but whose link does not exist yet. */
   private readonly reservedTokens = new Set<number>();
 
   private dropAccepting(acc: Accepting, why: string): void {
     const e = this.e;
-    if (this.accepting.get(acc.tx) === acc) this.accepting.delete(acc.tx);
+    if (this.accepting.get(acc.tx) === acc) {
+      this.accepting.delete(acc.tx);
+      if (acc.state === 'awaitAck2') this.countAwaitingAck2(acc.peer, -1);
+    }
     this.reservedTokens.delete(acc.localToken);
     e.timers.cancel(acc.timer);
     e.record(
@@ -1231,6 +1259,7 @@ export class RegisterRole {
     acc.ack2 = p;
     acc.link = link;
     acc.state = 'awaitCfm';
+    this.countAwaitingAck2(acc.peer, -1);
     e.timers.cancel(acc.timer);
     acc.timer = e.timers.schedule(e.now + e.config.cfmTimeoutMs + e.config.requestExpiryMs, () => {
       if (acc.state === 'awaitCfm') this.dropAccepting(acc, 'no CFM');

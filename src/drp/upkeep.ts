@@ -13,7 +13,9 @@
  *   refresh both sides and both NAT bindings: one exchange per interval per link instead of one per side. The link dies after `linkDeadAfterMs` without a verified packet. PINGs advertise the busy-sector mask, the request budgets and, when
  *   the neighbour set changed, the local neighbours' regIDs (look-ahead routing).
  * - Neighbourhood, once a second per registration: below `neighborsMin`, register again (through a
- *   random neighbour with 0..9 random hops, or — rarely, or with no neighbour — through an entry peer);
+ *   random neighbour with 0..9 random hops, or — rarely, or with no neighbour — through an entry peer),
+ *   unless links still being set up make up the minimum (`RegisterRole.linksPromised`, which also bounds
+ *   acceptance by `neighborsHardMax`);
  *   above `neighborsSoftMax`, drop the worst link (./policy.ts `evictionVictim`, low-rated links first);
  *   every `recycleWorstIntervalMs` at or above the minimum, drop the worst; every `gapProbeIntervalMs`,
  *   send a direction-steered REGISTER into an empty simplex direction (backing off while probes fill
@@ -103,6 +105,9 @@ export class Upkeep {
     }
     if (e.register.inFlight.has(peer.index)) return;
     if (usable.length < c.neighborsMin) {
+      // Links still being set up count: they come up within a few round trips or time out. Registering
+      // again past them would take the table over its maximum when they do come up.
+      if (e.register.linksPromised(peer) >= c.neighborsMin) return;
       const backoff = Math.min(c.extensionRetryMaxMs, c.extensionMinIntervalMs * 2 ** s.failures);
       if (e.now - s.lastAttemptMs < backoff) return;
       s.lastAttemptMs = e.now;
@@ -121,7 +126,7 @@ export class Upkeep {
       this.evictWorst(peer, 'periodic recycling of the worst link');
       return;
     }
-    if (e.now - s.lastGapProbeMs >= s.gapIntervalMs && usable.length < c.neighborsHardMax) {
+    if (e.now - s.lastGapProbeMs >= s.gapIntervalMs && e.register.linksPromised(peer) < c.neighborsHardMax) {
       s.lastGapProbeMs = e.now;
       this.probeGaps(peer, usable, s);
     }
