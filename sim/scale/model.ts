@@ -35,6 +35,7 @@
 
 import {
   computeBusyMask,
+  type EvictionCause,
   evictionVictim,
   evictionVictimOfRow,
   isLinked,
@@ -50,6 +51,7 @@ import {
   sectorPair,
   sectorTowardsFast,
   slotPeerMask,
+  spareAboveDegreeFor,
 } from '../../src/drp/policy.js';
 import { dimensions, typicalNeighbourDistance } from '../../src/id/geometry.js';
 import { sectorCount, simplexVertices } from '../../src/id/sectors.js';
@@ -565,16 +567,20 @@ export class ScaleNetwork implements PeerView {
     }
   }
 
-  /** The slot `evictAbove` would drop at `self` (or −1); leaves each slot's sector in `slotSector`. */
-  private victimOf(self: number): number {
+  /**
+   * The slot `self` drops for `cause` (or −1), as the engine's upkeep chooses (`spareAboveDegreeFor`);
+   * leaves each slot's sector in `slotSector`.
+   */
+  private victimOf(self: number, cause: EvictionCause = 'aboveMaximum'): number {
+    const policy = this.params.policy;
     return evictionVictim(
       this,
       self,
-      this.params.policy.sectorBonus,
-      this.params.policy.occlusionWeight,
+      policy.sectorBonus,
+      policy.occlusionWeight,
       this.sectorScratch,
       this.slotSector,
-      this.params.policy.spareAwareEviction ? this.params.minNeighbors : 0,
+      spareAboveDegreeFor(cause, policy, this.params.minNeighbors),
       this.params.spareEvictionMargin,
     );
   }
@@ -923,7 +929,7 @@ export class ScaleNetwork implements PeerView {
       policy.occlusionWeight,
       this.sectorScratch,
       this.slotSector,
-      policy.spareAwareEviction ? this.params.minNeighbors : 0,
+      spareAboveDegreeFor('aboveMaximum', policy, this.params.minNeighbors),
       this.params.spareEvictionMargin,
       policy.spareAwareEviction ? spares : -1,
     );
@@ -1139,18 +1145,9 @@ export class ScaleNetwork implements PeerView {
     }
   }
 
-  /** The slot p drops in a recycling step: its worst link by value alone (no preference for spares). */
+  /** The slot p drops in a recycling step (`spareAboveDegreeFor`: its worst link, spare or not). */
   private recycleVictim(p: number): number {
-    const policy = this.params.policy;
-    return evictionVictim(
-      this,
-      p,
-      policy.sectorBonus,
-      policy.occlusionWeight,
-      this.sectorScratch,
-      this.slotSector,
-      0,
-    );
+    return this.victimOf(p, 'recycling');
   }
 
   /**

@@ -22,6 +22,7 @@ import {
   sectorTowardsFast,
   slotPeerMask,
   slotStrideMax,
+  spareAboveDegreeFor,
 } from './policy.js';
 import { LocalView } from './view.js';
 
@@ -303,6 +304,35 @@ function evictionVictimReference(
   }
   return worst;
 }
+
+describe('spareAboveDegreeFor', () => {
+  it('prefers spare neighbours above the maximum only, and only with spare-aware eviction', () => {
+    const on = routingPolicyDefault;
+    const off = { ...on, spareAwareEviction: false };
+    expect(spareAboveDegreeFor('aboveMaximum', on, 13)).toBe(13);
+    expect(spareAboveDegreeFor('recycling', on, 13)).toBe(0);
+    expect(spareAboveDegreeFor('aboveMaximum', off, 13)).toBe(0);
+    expect(spareAboveDegreeFor('recycling', off, 13)).toBe(0);
+  });
+
+  it('lets recycling drop the worst link where eviction above the maximum spares a neighbour at its minimum', () => {
+    // Link 1 is the farthest; its far end has only its minimum of links (degree 1 here), so above the
+    // maximum the next worst goes, while recycling drops link 1 itself.
+    const v = viewOf([at(0), at(2), at(1), at(0.5)], [[1, 2, 3], [0], [0, 3], [0, 2]]);
+    const victim = (cause: 'aboveMaximum' | 'recycling'): number =>
+      evictionVictim(
+        v,
+        0,
+        0,
+        0,
+        new Uint8Array(9),
+        new Uint8Array(16),
+        spareAboveDegreeFor(cause, routingPolicyDefault, 1),
+      );
+    expect(victim('recycling')).toBe(0);
+    expect(victim('aboveMaximum')).toBe(1);
+  });
+});
 
 describe('evictionVictim with occlusion', () => {
   it('drops the link whose far end another neighbour is nearest to, not the farthest', () => {

@@ -848,6 +848,25 @@ function inviteNextHopCosted(
   return anyUnvisited ? rawBest : -1;
 }
 
+/** Why a peer drops one of its links. */
+export type EvictionCause = 'aboveMaximum' | 'recycling';
+
+/**
+ * `evictionVictim`'s `spareAboveDegree` for a link dropped for `cause`. Above the soft maximum, with
+ * spare-aware eviction, neighbours above the minimum are preferred: no re-registration cascade.
+ * Periodic recycling drops the worst link whatever its far end's degree: a neighbour left below its
+ * minimum registers again, and that re-registration is part of what makes recycling improve the graph
+ * (with spare-aware recycling the scale model routed worse than with no recycling: docs/routing.md,
+ * "Recycling"). The engine's upkeep and the scale model both choose through this.
+ */
+export function spareAboveDegreeFor(
+  cause: EvictionCause,
+  policy: RoutingPolicy,
+  neighborsMin: number,
+): number {
+  return cause === 'aboveMaximum' && policy.spareAwareEviction ? neighborsMin : 0;
+}
+
 /**
  * Slot index (0..degree−1) of the link `self` drops when above its soft maximum: the lowest
  * existing-link value, −distance plus the bonus when the link is the only one in its sector at

@@ -17,7 +17,8 @@
  *   unless links still being set up make up the minimum (`RegisterRole.linksPromised`, which also bounds
  *   acceptance by `neighborsHardMax`);
  *   above `neighborsSoftMax`, drop the worst link (./policy.ts `evictionVictim`, low-rated links first);
- *   every `recycleWorstIntervalMs` at or above the minimum, drop the worst; every `gapProbeIntervalMs`,
+ *   every `recycleWorstIntervalMs` at or above the minimum, drop the worst (whatever its far end's degree: a
+ *   neighbour left below its minimum registers again); every `gapProbeIntervalMs`,
  *   send a direction-steered REGISTER into an empty simplex direction (backing off while probes fill
  *   nothing).
  * - Teardown: LinkClose (acknowledged by NPACK); the link stops being routable at once and its token is
@@ -37,7 +38,7 @@ import {
 } from '../wire/index.js';
 import type { DrpEngine, LocalPeer } from './engine.js';
 import type { NeighborLink } from './neighbor.js';
-import { evictionVictim, routingPolicyDefault } from './policy.js';
+import { type EvictionCause, evictionVictim, routingPolicyDefault, spareAboveDegreeFor } from './policy.js';
 import { pointOfRegIdCached as pointOf } from './register.js';
 
 /** Links rated below this are the first to go when a registration has too many. */
@@ -100,7 +101,7 @@ export class Upkeep {
     if (usable.length > 0) s.failures = 0;
     // Too many: drop the worst (one per tick).
     if (peer.neighbors.size > c.neighborsHardMax || usable.length > c.neighborsSoftMax) {
-      this.evictWorst(peer, 'above the neighbour maximum');
+      this.evictWorst(peer, 'above the neighbour maximum', 'aboveMaximum');
       return;
     }
     if (e.register.inFlight.has(peer.index)) return;
@@ -123,7 +124,7 @@ export class Upkeep {
     }
     if (e.now - s.lastRecycleMs >= c.recycleWorstIntervalMs) {
       s.lastRecycleMs = e.now;
-      this.evictWorst(peer, 'periodic recycling of the worst link');
+      this.evictWorst(peer, 'periodic recycling of the worst link', 'recycling');
       return;
     }
     if (e.now - s.lastGapProbeMs >= s.gapIntervalMs && e.register.linksPromised(peer) < c.neighborsHardMax) {
@@ -167,7 +168,11 @@ export class Upkeep {
     e.register.startViaNeighbor(peer, link, 0, dir, 'gap');
   }
 
-  private evictWorst(peer: LocalPeer, why: string): void {
+  /**
+   * Drops one link: a badly rated one first, else the policy's eviction victim, which prefers neighbours
+   * that can spare the link above the maximum but not in recycling (`spareAboveDegreeFor`).
+   */
+  private evictWorst(peer: LocalPeer, why: string, cause: EvictionCause): void {
     const usable = peer.usableLinks();
     if (usable.length === 0) {
       // Only links still punching: nothing to evict among usable ones; let setup finish or time out.
@@ -191,7 +196,7 @@ export class Upkeep {
         routingPolicyDefault.occlusionWeight,
         this.sectorScratch,
         this.slotSector,
-        routingPolicyDefault.spareAwareEviction ? this.e.config.neighborsMin : 0,
+        spareAboveDegreeFor(cause, routingPolicyDefault, this.e.config.neighborsMin),
       );
       if (j < 0) return;
       victim = view.links[view.slots[j]!];
