@@ -905,13 +905,15 @@ export class RegisterRole {
 
   /**
    * The links `peer` has or has committed to: its neighbours, its acceptances awaiting their ACK2 and
-   * its own REGISTER in flight. A REGISTER is accepted only while this is below `neighborsHardMax`.
+   * its own REGISTER in flight until that has a link of its own (while punching, the link is among the
+   * neighbours). A REGISTER is accepted only while this is below `neighborsHardMax`.
    */
   linksPromised(peer: LocalPeer): number {
+    const own = this.inFlight.get(peer.index);
     return (
       peer.neighbors.size +
       (this.acceptsAwaitingAck2.get(peer.index) ?? 0) +
-      (this.inFlight.has(peer.index) ? 1 : 0)
+      (own !== undefined && own.state !== 'punching' ? 1 : 0)
     );
   }
 
