@@ -33,3 +33,25 @@ describe('the neighbour hard maximum', () => {
     expect(Math.min(...counts), replay).toBeGreaterThanOrEqual(config.neighborsMin - 1);
   }, 120_000);
 });
+
+describe('hole punching over a long round trip', () => {
+  it('brings links up when PONGs come back after the next PING has gone out (300 ms each way)', async () => {
+    // Punch PINGs start 200 ms apart: every PONG answers an earlier PING than the latest one.
+    const seed = 'long-rtt';
+    const world = new SimWorld({ seed, latencyMs: 300 });
+    const config = { neighborsMin: 3, neighborsSoftMax: 4, neighborsHardMax: 5 };
+    const ep = world.addNodeNow({ name: 'EP', port: 12000, entryPeers: [], register: false, config });
+    const users: TesterNode[] = [];
+    for (let i = 0; i < 8; i++) {
+      users.push(
+        world.addNodeNow({ name: `U${i}`, nat: 'open', entryPeers: [ep.endpoint], register: true, config }),
+      );
+      await world.runFor(500);
+    }
+    await world.runFor(60_000);
+    const counts = users.map((u) => u.peer?.usableLinks().length ?? 0);
+    expect(Math.min(...counts), `seed ${seed}: usable links ${counts.join(' ')}`).toBeGreaterThanOrEqual(
+      config.neighborsMin,
+    );
+  }, 120_000);
+});

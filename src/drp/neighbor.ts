@@ -16,6 +16,13 @@ export type LinkState = 'punching' | 'up' | 'closing';
 /** Which side of the REGISTER exchange this end was. */
 export type LinkRole = 'requester' | 'responder';
 
+/**
+ * PINGs whose PONG a punching link still accepts. Punch PINGs start 200 ms apart (×1.05 each), so with 8 a
+ * PONG may come back up to ~1.9 s after its PING, where only the latest would need a round trip under
+ * the current interval (links with round trips above ~450 ms never came up).
+ */
+export const punchPingsRemembered = 8;
+
 export class NeighborLink {
   state: LinkState = 'punching';
   remoteEndpoint: Endpoint;
@@ -29,6 +36,11 @@ export class NeighborLink {
   /** Outstanding PING: its id and when it was sent. */
   pingId = 0;
   pingSentMs = -1;
+  /**
+   * While punching, the ids and send times of the latest PINGs (up to `punchPingsRemembered` pairs, oldest
+   * first): the PINGs go out faster than a long round trip, so a PONG answers an earlier one. Null once up.
+   */
+  punchPings: number[] | null = null;
   /** When a MAC-verified packet from the remote last arrived (liveness: any packet, not only PONGs). */
   lastHeardMs: number;
   rttMs = 200;

@@ -37,7 +37,7 @@ import {
   type Pong,
 } from '../wire/index.js';
 import type { DrpEngine, LocalPeer } from './engine.js';
-import type { NeighborLink } from './neighbor.js';
+import { type NeighborLink, punchPingsRemembered } from './neighbor.js';
 import { type EvictionCause, evictionVictim, routingPolicyDefault, spareAboveDegreeFor } from './policy.js';
 import { pointOfRegIdCached as pointOf } from './register.js';
 
@@ -251,6 +251,11 @@ export class Upkeep {
       link.pingId = e.rng.uint32();
       link.pingSentMs = e.now;
       link.pingsSent++;
+      if (link.state === 'punching') {
+        link.punchPings ??= [];
+        if (link.punchPings.length >= 2 * punchPingsRemembered) link.punchPings.splice(0, 2);
+        link.punchPings.push(link.pingId, link.pingSentMs);
+      }
     }
     let neighbourRegIds: Uint8Array[] | null = null;
     if (link.advertisedVersion !== peer.neighborSetVersion && link.state === 'up') {
@@ -332,7 +337,16 @@ export class Upkeep {
       link.lastHeardMs = e.now;
       return;
     }
-    if (p.pingId !== link.pingId || link.pingSentMs < 0) return;
+    let sentMs = link.pingSentMs;
+    if (p.pingId !== link.pingId || sentMs < 0) {
+      // A punching link takes the PONG of an earlier PING too (the round trip may exceed the interval).
+      const earlier = link.state === 'punching' ? link.punchPings : null;
+      sentMs = -1;
+      for (let i = 0; earlier !== null && i < earlier.length; i += 2) {
+        if (earlier[i] === p.pingId) sentMs = earlier[i + 1]!;
+      }
+      if (sentMs < 0) return;
+    }
     const peer = e.localPeers[link.localPeerIndex]!;
     if (link.pendingConfirmation !== null) {
       const sig = p.confirmationSignature;
@@ -348,7 +362,7 @@ export class Upkeep {
       this.markUp(link, peer);
       confirm(sig);
     }
-    const rtt = e.now - link.pingSentMs;
+    const rtt = e.now - sentMs;
     link.rttMs = link.pongsReceived === 0 ? rtt : Math.round(0.8 * link.rttMs + 0.2 * rtt);
     link.pingSentMs = -1;
     link.lastHeardMs = e.now;
@@ -364,6 +378,7 @@ export class Upkeep {
     const e = this.e;
     if (link.state !== 'punching') return;
     link.state = 'up';
+    link.punchPings = null;
     const done = link.setupDone;
     link.setupDone = undefined;
     done?.(true);
