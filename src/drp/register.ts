@@ -140,6 +140,14 @@ export function registerTxId(regId: Uint8Array, timestampMs: number): string {
   return `R${hex(regId)}:${timestampMs}`;
 }
 
+/**
+ * Acceptances awaiting their ACK2 that one upstream hop may hold at a peer. Each holds a place under the
+ * neighbour maximum until its ACK2 or its timeout (`ack2TimeoutMs` + `requestExpiryMs`), and the ACK2 is
+ * the requester's to send: a neighbour forwarding REGISTERs under regIDs of its own making and never
+ * finishing them could otherwise fill a peer's table with places nobody takes.
+ */
+export const acceptsAwaitingAck2PerHopMax = 2;
+
 export class RegisterRole {
   private readonly attempts = new Map<string, Attempt>();
   /** Attempts by (hop, seq) of their REQ, for FAILURE. */
@@ -183,7 +191,7 @@ export class RegisterRole {
   /** Registers `peer` through one of its entry peers (NatTest, PoW1, PoW2, REQ). */
   startViaEntry(peer: LocalPeer, purpose: RegisterPurpose = 'entry'): boolean {
     const e = this.e;
-    if (this.inFlight.has(peer.index)) return false;
+    if (this.inFlight.has(peer.index) || this.linksPromised(peer) >= e.config.neighborsHardMax) return false;
     if (peer.entryPeers.length === 0) {
       e.emit({ type: 'registrationFailed', peer: peer.name, reason: 'noEntryPeer' });
       return false;
@@ -218,7 +226,8 @@ export class RegisterRole {
     direction: Int8Array | null,
     purpose: RegisterPurpose,
   ): boolean {
-    if (this.inFlight.has(peer.index)) return false;
+    if (this.inFlight.has(peer.index) || this.linksPromised(peer) >= this.e.config.neighborsHardMax)
+      return false;
     if ((this.punchFailures.get(peer.index) ?? 0) >= 2 && this.unlinkedEntryPeers(peer).length > 0) {
       return this.startViaEntry(peer, purpose);
     }
@@ -658,6 +667,7 @@ export class RegisterRole {
       requesterHex !== peer.regIdHex &&
       !peer.neighbors.has(requesterHex) &&
       this.linksPromised(peer) < e.config.neighborsHardMax &&
+      this.awaitingAck2Via(peer, relay.upstream) < acceptsAwaitingAck2PerHopMax &&
       e.localPeers.every((lp) => lp.regIdHex !== requesterHex || allowSame);
     const view = peer.currentView();
     const target = pointOfRegIdCached(p.requesterRegId);
@@ -915,6 +925,16 @@ export class RegisterRole {
       (this.acceptsAwaitingAck2.get(peer.index) ?? 0) +
       (own !== undefined && own.state !== 'punching' ? 1 : 0)
     );
+  }
+
+  /** `peer`'s acceptances awaiting their ACK2 that came through `hop` (0 at once when it has none). */
+  private awaitingAck2Via(peer: LocalPeer, hop: Hop): number {
+    if (!this.acceptsAwaitingAck2.has(peer.index)) return 0;
+    let n = 0;
+    for (const acc of this.accepting.values()) {
+      if (acc.peer === peer && acc.state === 'awaitAck2' && sameHop(acc.upstream, hop)) n++;
+    }
+    return n;
   }
 
   private countAwaitingAck2(peer: LocalPeer, delta: number): void {

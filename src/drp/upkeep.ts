@@ -14,8 +14,8 @@
  *   the neighbour set changed, the local neighbours' regIDs (look-ahead routing).
  * - Neighbourhood, once a second per registration: below `neighborsMin`, register again (through a
  *   random neighbour with 0..9 random hops, or — rarely, or with no neighbour — through an entry peer),
- *   unless links still being set up make up the minimum (`RegisterRole.linksPromised`, which also bounds
- *   acceptance by `neighborsHardMax`);
+ *   unless links still being set up make up the minimum; acceptances, extensions and gap probes stay
+ *   within `neighborsHardMax` counting the links promised (`RegisterRole.linksPromised`);
  *   above `neighborsSoftMax`, drop the worst link (./policy.ts `evictionVictim`, low-rated links first);
  *   every `recycleWorstIntervalMs` at or above the minimum, drop the worst (whatever its far end's degree: a
  *   neighbour left below its minimum registers again); every `gapProbeIntervalMs`,
@@ -106,9 +106,10 @@ export class Upkeep {
     }
     if (e.register.inFlight.has(peer.index)) return;
     if (usable.length < c.neighborsMin) {
-      // Links still being set up count: they come up within a few round trips or time out. Registering
-      // again past them would take the table over its maximum when they do come up.
-      if (e.register.linksPromised(peer) >= c.neighborsMin) return;
+      // Links still being set up (punching) count: they come up within a few round trips or time out.
+      // Registering again past them would take the table over its maximum when they do come up. Accepted
+      // REGISTERs awaiting their ACK2 do not: whether those finish is up to their requesters.
+      if (peer.neighbors.size >= c.neighborsMin) return;
       const backoff = Math.min(c.extensionRetryMaxMs, c.extensionMinIntervalMs * 2 ** s.failures);
       if (e.now - s.lastAttemptMs < backoff) return;
       s.lastAttemptMs = e.now;
