@@ -191,7 +191,11 @@ export class RegisterRole {
   /** Registers `peer` through one of its entry peers (NatTest, PoW1, PoW2, REQ). */
   startViaEntry(peer: LocalPeer, purpose: RegisterPurpose = 'entry'): boolean {
     const e = this.e;
-    if (this.inFlight.has(peer.index) || this.linksPromised(peer) >= e.config.neighborsHardMax) return false;
+    if (this.inFlight.has(peer.index)) return false;
+    if (this.linksPromised(peer) >= e.config.neighborsHardMax) {
+      e.emit({ type: 'registrationFailed', peer: peer.name, reason: 'neighbourTableFull' });
+      return false;
+    }
     if (peer.entryPeers.length === 0) {
       e.emit({ type: 'registrationFailed', peer: peer.name, reason: 'noEntryPeer' });
       return false;
@@ -666,7 +670,7 @@ export class RegisterRole {
       first &&
       requesterHex !== peer.regIdHex &&
       !peer.neighbors.has(requesterHex) &&
-      this.linksPromised(peer) < e.config.neighborsHardMax &&
+      this.linksPromised(peer) < e.config.neighborsHardMax - this.ownReserve(peer) &&
       this.awaitingAck2Via(peer, relay.upstream) < acceptsAwaitingAck2PerHopMax &&
       e.localPeers.every((lp) => lp.regIdHex !== requesterHex || allowSame);
     const view = peer.currentView();
@@ -925,6 +929,14 @@ export class RegisterRole {
       (this.acceptsAwaitingAck2.get(peer.index) ?? 0) +
       (own !== undefined && own.state !== 'punching' ? 1 : 0)
     );
+  }
+
+  /**
+   * Places under the hard maximum that acceptances leave for `peer`'s own REGISTER: one while it is below
+   * its minimum with none in flight, so acceptances that may never finish cannot keep it from extending.
+   */
+  private ownReserve(peer: LocalPeer): number {
+    return !this.inFlight.has(peer.index) && peer.usableLinkCount() < this.e.config.neighborsMin ? 1 : 0;
   }
 
   /** `peer`'s acceptances awaiting their ACK2 that came through `hop` (0 at once when it has none). */

@@ -30,7 +30,9 @@ export type RegistrationFailure =
   | 'ack1Timeout'
   | 'badAck1'
   | 'punchTimeout'
-  | 'alreadyConnected';
+  | 'alreadyConnected'
+  /** The links the registration has and has promised already reach `neighborsHardMax`. */
+  | 'neighbourTableFull';
 
 export type InviteFailure =
   | 'noNeighbours'
