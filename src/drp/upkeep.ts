@@ -251,7 +251,9 @@ export class Upkeep {
     if (probeId === undefined) {
       link.pingId = e.rng.uint32();
       link.pingSentMs = e.now;
-      link.pingsSent++;
+      // Punch PINGs are one exchange for the rating (`markUp` counts it): only the PONG that brings the
+      // link up is kept, and counting the others as unanswered would rate a long round trip as a bad link.
+      if (link.state !== 'punching') link.pingsSent++;
       if (link.state === 'punching') {
         link.punchPings ??= [];
         if (link.punchPings.length >= 2 * punchPingsRemembered) link.punchPings.splice(0, 2);
@@ -380,6 +382,7 @@ export class Upkeep {
     if (link.state !== 'punching') return;
     link.state = 'up';
     link.punchPings = null;
+    link.pingsSent = 1;
     const done = link.setupDone;
     link.setupDone = undefined;
     done?.(true);
